@@ -1,0 +1,32 @@
+"""fsm_tcp: a reliable transport over UDP whose behaviour is declared as state machines."""
+
+from .engine import Closed, Config, Connection, Established, MessageReceived, MessageSent
+from .errors import (
+    ConnectionClosed,
+    ConnectionTimeout,
+    FsmTcpError,
+    InvalidArgument,
+    MalformedSegment,
+    MessageTooLarge,
+    ProtocolViolation,
+)
+from .listener import Listener
+from .segment import Segment
+
+__all__ = [
+    "Closed",
+    "Config",
+    "Connection",
+    "ConnectionClosed",
+    "ConnectionTimeout",
+    "Established",
+    "FsmTcpError",
+    "InvalidArgument",
+    "Listener",
+    "MalformedSegment",
+    "MessageReceived",
+    "MessageSent",
+    "MessageTooLarge",
+    "ProtocolViolation",
+    "Segment",
+]

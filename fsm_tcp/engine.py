@@ -1,0 +1,772 @@
+"""The sans-IO protocol engine: one connection, driven by datagrams, timer expiries and calls.
+
+Nothing here touches a socket, a thread, a sleep or a clock: every entry point takes ``now``
+(seconds, any monotonic origin) and the caller collects what to send with
+``datagrams_to_send()``, when to call back with ``get_timer()``, data with ``receive(n)``
+and what happened with ``next_event()`` (after aioquic's QuicConnection).
+
+State lives in three ``transitions`` machines declared in :mod:`fsm_tcp.machines`; this
+module only holds the callbacks those tables name, and the per-segment bookkeeping that
+changes no state (see the module doc there for why that stays plain code).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import machines as M
+from .errors import (
+    ConnectionClosed,
+    ConnectionTimeout,
+    FsmTcpError,
+    InvalidArgument,
+    MalformedSegment,
+    MessageTooLarge,
+    ProtocolViolation,
+)
+from .rto import RtoEstimator
+from .segment import MAX_DATAGRAM, Segment, parse
+
+Address = tuple[Any, ...]
+Tracer = Callable[[dict[str, Any]], None]
+
+_LIFE = M.build(M.LIFECYCLE)
+_TX = M.build(M.SENDER)
+_RX = M.build(M.RECEIVER)
+_FIRES_FROM = {t.name: t.fires_from() for t in M.TABLES}
+_MACHINES = {"lifecycle": _LIFE, "sender": _TX, "receiver": _RX}
+_STATE_ATTR = {t.name: t.attribute for t in M.TABLES}
+_CLOSING_STATES = frozenset({M.FIN_WAIT_1, M.FIN_WAIT_2, M.CLOSING, M.LAST_ACK, M.TIME_WAIT})
+_MAX_LENGTH_DIGITS = 20
+
+
+@dataclass(frozen=True)
+class Config:
+    """Protocol knobs. Defaults speak PROTOCOL.md and suit loopback and LAN paths."""
+
+    mss: int = 16
+    initial_rto: float = 1.0
+    #: RFC 6298 (2.4) suggests 1 s; the RTT estimate keeps a low floor safe on slow paths.
+    min_rto: float = 0.001
+    max_rto: float = 4.0
+    granularity: float = 0.0001
+    #: Retransmissions of one segment (handshake or data) before ConnectionTimeout.
+    max_retries: int = 12
+    #: PROTOCOL.md 4: FIN resent and the last ACK sent this many times, one timeout apart.
+    close_tries: int = 3
+    max_message_size: int = 64 * 1024 * 1024
+    #: Unread bytes a receiver holds before it stops accepting data (flow control).
+    receive_buffer: int = 64 * 1024
+    #: Random 32-bit initial sequence numbers and strict windows instead of the course's 0..100.
+    secure: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mss < 1 or self.mss > MAX_DATAGRAM - 64:
+            raise InvalidArgument(f"mss must be 1..{MAX_DATAGRAM - 64}, got {self.mss}")
+        if self.max_retries < 0 or self.close_tries < 1:
+            raise InvalidArgument("max_retries must be >= 0 and close_tries >= 1")
+        if self.max_message_size < 0 or self.receive_buffer < 1:
+            raise InvalidArgument("max_message_size must be >= 0 and receive_buffer >= 1")
+        RtoEstimator(self.initial_rto, self.min_rto, self.max_rto)  # validates the timers
+
+    def give_up_bound(self) -> float:
+        """Longest any wait on a silent peer lasts before it ends (seconds).
+
+        Every wait is at most ``max_retries + 1`` timeouts, and no timeout exceeds max_rto.
+        """
+        return (self.max_retries + 1) * self.max_rto
+
+
+# ----------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class Established:
+    peer: Address
+
+
+@dataclass(frozen=True)
+class MessageReceived:
+    length: int
+
+
+@dataclass(frozen=True)
+class MessageSent:
+    length: int
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The connection reached CLOSED; ``error`` is None for every orderly ending."""
+
+    reason: str
+    error: FsmTcpError | None = None
+
+
+Event = Established | MessageReceived | MessageSent | Closed
+
+
+@dataclass
+class Stats:
+    segments_sent: int = 0
+    segments_received: int = 0
+    payload_bytes_sent: int = 0
+    retransmissions: int = 0
+    duplicates_received: int = 0
+    malformed: int = 0
+    foreign: int = 0
+    ignored: int = 0
+    out_of_window: int = 0
+    window_full: int = 0
+    rtt_samples: int = 0
+    transitions: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Connection:
+    """One end of one connection. See the module doc for the driving contract."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        rng: random.Random | None = None,
+        tracer: Tracer | None = None,
+        name: str = "",
+    ) -> None:
+        self.config = cfg = config or Config()
+        self.name = name
+        self.tracer = tracer
+        self._rng = rng or random.Random()
+        # Machine states; only the shared machines in this module write them.
+        self.life = M.LIFECYCLE.initial
+        self.tx = M.SENDER.initial
+        self.rx = M.RECEIVER.initial
+        self.peer: Address | None = None
+        self.error: FsmTcpError | None = None
+        self.stats = Stats()
+        self.rto = RtoEstimator(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.granularity)
+        self.seq = 0  # the one shared counter (PROTOCOL.md 3): next byte either way
+        self._isn = 0
+        self._rcv_nxt = 0  # end of the peer's data accepted so far: what a re-ACK carries
+        self._now = 0.0
+        self._seg: Segment = Segment(False, False, False, 0)
+        self._from: Address = ()
+        self._out: list[tuple[bytes, Address]] = []
+        self._events: deque[Event] = deque()
+        self._deadline: float | None = None
+        self._retries = 0
+        self._sent_at = 0.0
+        self._retransmitted = False
+        self._fin_seq = 0
+        self._peer_fin = False
+        self._close_requested = False
+        self._awaiting_fin = False
+        # sender
+        self._tx_queue: deque[bytes] = deque()
+        self._tx_msg = b""
+        self._tx_off = 0
+        self._tx_end = 0
+        self._tx_pkt = b""
+        # receiver
+        self._rx_buf = bytearray()
+        self._rx_pos = 0
+        self._rx_bounds: deque[int] = deque()  # unread length of each announced message
+        self._rx_remaining = 0  # bytes of the current message still to arrive
+        self._rx_announced = 0
+        self._rx_wanted = 0
+
+    # ================================================================ driving API
+    def connect(self, address: Address, now: float) -> None:
+        """Active open: send SYN to ``address`` (the listener)."""
+        self._require(M.CLOSED, "connect")
+        self._now = now
+        self.peer = address
+        self._fire("lifecycle", "open_active")
+
+    def listen(self) -> None:
+        """Passive open: this connection will take the first SYN it is given."""
+        self._require(M.CLOSED, "listen")
+        self._fire("lifecycle", "open_passive")
+
+    def send(self, message: bytes, now: float) -> None:
+        """Queue one message (any bytes, 0 B included); it goes out after those before it."""
+        if not isinstance(message, bytes | bytearray | memoryview):
+            raise InvalidArgument(f"send() takes bytes, not {type(message).__name__}")
+        if self._close_requested or self.life not in (M.ESTABLISHED, M.SYN_SENT, M.SYN_RCVD):
+            raise ConnectionClosed(f"cannot send in state {self.life}")
+        if len(message) > self.config.max_message_size:
+            raise MessageTooLarge(
+                f"message of {len(message)} bytes exceeds max_message_size "
+                f"{self.config.max_message_size}"
+            )
+        self._now = now
+        self._tx_queue.append(bytes(message))
+        self._start_next_message()
+
+    def receive(self, buff_size: int) -> bytes | None:
+        """Up to ``buff_size`` bytes of the current message, or None if they are not here yet.
+
+        PROTOCOL.md 3: returns once min(unread bytes of the current message, buff_size) bytes
+        are held; never bytes of the next message. ``b""`` at end of stream (the peer closed)
+        and for a zero-length message.
+        """
+        if not isinstance(buff_size, int) or buff_size < 1:
+            raise InvalidArgument(f"buff_size must be a positive integer, got {buff_size!r}")
+        bounds = self._rx_bounds
+        if not bounds:
+            if self.error is not None:
+                raise self.error
+            if self._peer_fin or self.life == M.CLOSED:
+                return b""
+            self._wait_for(buff_size)
+            return None
+        want = min(buff_size, bounds[0])
+        pos = self._rx_pos
+        if len(self._rx_buf) - pos < want:
+            if self.life == M.CLOSED or self._peer_fin:
+                raise self.error or ProtocolViolation("the peer closed in the middle of a message")
+            self._wait_for(want)
+            return None
+        out = bytes(self._rx_buf[pos : pos + want])
+        pos += want
+        if pos > 65536 and pos * 2 > len(self._rx_buf):  # compact: amortised O(1) per byte
+            del self._rx_buf[:pos]
+            pos = 0
+        self._rx_pos = pos
+        if self._rx_wanted:
+            self._rx_wanted = 0
+            if not self._awaiting_fin and self.tx == M.TX_IDLE and self.life == M.ESTABLISHED:
+                self._deadline = None  # nobody waits on the peer any more
+        if want == bounds[0]:
+            bounds.popleft()
+        else:
+            bounds[0] -= want
+        return out
+
+    def close(self, now: float) -> None:
+        """Active close (PROTOCOL.md 4, Host A), once every queued message is acknowledged."""
+        self._now = now
+        if self.life in (M.LISTEN, M.SYN_SENT, M.SYN_RCVD):
+            self._fire("lifecycle", "close")
+            return
+        self._close_requested = True
+        self._maybe_start_close()
+
+    def expect_close(self, now: float) -> None:
+        """recv_close(): wait (bounded) for the peer's FIN; answer it per PROTOCOL.md 4."""
+        self._now = now
+        self._awaiting_fin = True
+        self._arm_peer_wait()
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
+        """Feed one datagram that arrived from ``addr``."""
+        self._now = now
+        stats = self.stats
+        if addr != self.peer and not self._may_adopt(addr):
+            stats.foreign += 1
+            return
+        try:
+            seg = parse(data)
+        except MalformedSegment as exc:
+            stats.malformed += 1
+            self._trace("malformed", data=data[:64].hex(), why=str(exc))
+            return
+        stats.segments_received += 1
+        if self.tracer is not None:
+            self._trace_segment("recv", seg)
+        self._seg = seg
+        self._from = addr
+        if self.life == M.ESTABLISHED and not (seg.syn or seg.fin):
+            if seg.ack:
+                self._on_ack(seg)
+            else:
+                self._on_data(seg)
+        else:
+            self._on_control(seg)
+
+    def handle_timer(self, now: float) -> None:
+        """Call when ``now`` has reached ``get_timer()``; early calls do nothing."""
+        if self._deadline is None or now < self._deadline:
+            return
+        self._now = now
+        self._deadline = None
+        self._retries += 1
+        if self.life == M.ESTABLISHED and self.tx != M.TX_IDLE:
+            self._fire("sender", "tx_timeout")
+        elif (self.life, "timeout") in _FIRES_FROM["lifecycle"]:
+            self._fire("lifecycle", "timeout")
+
+    def get_timer(self) -> float | None:
+        return self._deadline
+
+    def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
+        out, self._out = self._out, []
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.life == M.CLOSED and self.life_started
+
+    @property
+    def life_started(self) -> bool:
+        return self.stats.transitions > 0
+
+    @property
+    def is_established(self) -> bool:
+        return self.life == M.ESTABLISHED
+
+    @property
+    def sending(self) -> bool:
+        """True while a message is queued or not yet fully acknowledged."""
+        return self.tx != M.TX_IDLE or bool(self._tx_queue)
+
+    @property
+    def unread(self) -> int:
+        return len(self._rx_buf) - self._rx_pos
+
+    # ================================================================ plumbing
+    def _fire(self, machine: str, trigger: str) -> bool:
+        """Fire a declared trigger on one of the shared machines; the only way state changes."""
+        if self.tracer is None:
+            self.stats.transitions += 1
+            return bool(_MACHINES[machine].events[trigger].trigger(self))
+        attr = _STATE_ATTR[machine]
+        before = getattr(self, attr)
+        self.stats.transitions += 1
+        done = bool(_MACHINES[machine].events[trigger].trigger(self))
+        self._trace(
+            "transition", machine=machine, trigger=trigger, src=before,
+            dst=getattr(self, attr), done=done,
+        )
+        return done
+
+    def _fire_if_declared(self, trigger: str) -> None:
+        if (self.life, trigger) in _FIRES_FROM["lifecycle"]:
+            if not self._fire("lifecycle", trigger):
+                self.stats.ignored += 1
+        else:
+            self.stats.ignored += 1
+
+    def _trace(self, kind: str, **fields: Any) -> None:
+        if self.tracer is not None:
+            self.tracer({"t": self._now, "conn": self.name, "kind": kind, "life": self.life,
+                         "tx": self.tx, "rx": self.rx, **fields})
+
+    def _trace_segment(self, kind: str, seg: Segment) -> None:
+        self._trace(kind, flags=seg.flags(), seq=seg.seq, data=seg.data[:24].hex(),
+                    length=len(seg.data))
+
+    def _require(self, state: str, what: str) -> None:
+        if self.life != state or self.life_started:
+            raise ConnectionClosed(f"{what}() needs a fresh connection, this one is {self.life}")
+
+    def _may_adopt(self, addr: Address) -> bool:
+        """A SYN-ACK comes from the server's new connection socket (PROTOCOL.md 2)."""
+        peer = self.peer
+        return (
+            self.life == M.SYN_SENT and peer is not None and addr[:1] == peer[:1]
+        ) or (self.life == M.LISTEN and peer is None)
+
+    def _emit(self, pkt: bytes) -> None:
+        assert self.peer is not None
+        self._out.append((pkt, self.peer))
+        self.stats.segments_sent += 1
+        if self.tracer is not None:
+            self._trace_segment("send", parse(pkt))
+
+    def _arm(self) -> None:
+        self._deadline = self._now + self.rto.rto
+
+    def _send_timed(self, pkt: bytes) -> None:
+        """Send a segment that expects an answer, and time it for RTT (Karn) and RTO."""
+        self._sent_at = self._now
+        self._retransmitted = False
+        self._emit(pkt)
+        self._arm()
+
+    def _resend_timed(self, pkt: bytes) -> None:
+        self.stats.retransmissions += 1
+        self._retransmitted = True
+        self.rto.back_off()
+        self._emit(pkt)
+        self._arm()
+
+    def _answered(self) -> None:
+        """The segment in flight was acknowledged: sample RTT (Karn's rule), reset back-off."""
+        if RtoEstimator.karn_ok(self._retransmitted):
+            self.rto.sample(self._now - self._sent_at)
+            self.stats.rtt_samples += 1
+        self.rto.reset_backoff()
+        self._retries = 0
+        self._deadline = None
+
+    def _ack(self, seq: int) -> None:
+        self._emit(b"0|||1|||0|||%d|||" % seq)
+
+    # ================================================================ per-segment paths
+    def _on_ack(self, seg: Segment) -> None:
+        """A pure ACK in ESTABLISHED: the hot path of a sender."""
+        if self.tx == M.TX_IDLE or seg.seq != self._tx_end:
+            self.stats.duplicates_received += 1  # stale or early ACK: nothing to do
+            return
+        self._chunk_acked()
+
+    def _chunk_acked(self) -> None:
+        self._answered()
+        self.seq = self._tx_end
+        if self.tx == M.TX_LENGTH:
+            self._fire("sender", "tx_length_acked")
+        elif self._tx_off >= len(self._tx_msg):
+            self._fire("sender", "tx_last_chunk_acked")
+        else:
+            self._send_chunk()
+
+    def _send_chunk(self) -> None:
+        off = self._tx_off
+        chunk = self._tx_msg[off : off + self.config.mss]
+        self._tx_off = off + len(chunk)
+        self._tx_end = self.seq + len(chunk)
+        self._tx_pkt = b"0|||0|||0|||%d|||%b" % (self.seq, chunk)
+        self.stats.payload_bytes_sent += len(chunk)
+        self._send_timed(self._tx_pkt)
+
+    def _on_data(self, seg: Segment) -> None:
+        """A data or length segment in ESTABLISHED: the hot path of a receiver."""
+        if self.tx != M.TX_IDLE:
+            if not self._implies_ack(seg):
+                self._stale_or_ahead(seg)
+                return
+            self._chunk_acked()  # the peer moved on, so it has our last segment
+        if seg.seq != self.seq:
+            self._stale_or_ahead(seg)
+        elif self.rx == M.RX_LENGTH:
+            self._on_length(seg)
+        else:
+            self._on_chunk(seg)
+
+    def _implies_ack(self, seg: Segment) -> bool:
+        """Peer data at the SEQ our last segment ends at proves it arrived (desync a/b mirror)."""
+        return seg.seq == self._tx_end and self._tx_off >= len(self._tx_msg)
+
+    def _stale_or_ahead(self, seg: Segment) -> None:
+        if seg.seq < self._rcv_nxt or (seg.seq < self.seq and self.tx == M.TX_IDLE):
+            self.stats.duplicates_received += 1
+            self._fire("receiver", "rx_duplicate")
+        else:
+            self.stats.out_of_window += 1  # PROTOCOL.md 3: dropped, and re-ACKed
+            self._ack(self._rcv_nxt)
+
+    def _on_length(self, seg: Segment) -> None:
+        data = seg.data
+        if not data.isdigit() or len(data) > _MAX_LENGTH_DIGITS:
+            self.stats.malformed += 1  # not a length: drop it unacknowledged
+            return
+        self._rx_announced = int(data)
+        self._fire("receiver", "rx_length")
+
+    def _on_chunk(self, seg: Segment) -> None:
+        n = len(seg.data)
+        if n == 0 or n > self._rx_remaining:
+            self.stats.malformed += 1
+            return
+        if self.unread >= max(self.config.receive_buffer, self._rx_wanted):
+            self.stats.window_full += 1  # flow control: re-ACK, the sender will retry
+            self._ack(self._rcv_nxt)
+            return
+        self._rx_buf += seg.data
+        self.seq = self._rcv_nxt = self.seq + n
+        self._rx_remaining -= n
+        self._ack(self.seq)
+        if self._deadline is not None:
+            self._peer_alive()
+        if self._rx_remaining == 0:
+            self._fire("receiver", "rx_last_chunk")
+
+    def _on_control(self, seg: Segment) -> None:
+        """Segments that can change the lifecycle: dispatched through the table."""
+        if seg.syn and seg.fin:
+            self.stats.malformed += 1
+            return
+        if seg.syn:
+            trigger = "rcv_synack" if seg.ack else "rcv_syn"
+        elif seg.fin:
+            trigger = "rcv_finack" if seg.ack else "rcv_fin"
+            if trigger == "rcv_fin" and self.life == M.ESTABLISHED and not self._ready_for_fin(seg):
+                self.stats.ignored += 1
+                return
+        else:
+            trigger = "rcv_ack" if seg.ack else "rcv_data"
+        self._fire_if_declared(trigger)
+
+    def _ready_for_fin(self, seg: Segment) -> bool:
+        """Settle the data machines before a FIN in ESTABLISHED is taken."""
+        if self.tx != M.TX_IDLE:
+            if self._implies_ack(seg):
+                self._chunk_acked()
+            elif seg.seq == self.seq:
+                self._fire("sender", "tx_cancel")  # the peer closes without our data
+            else:
+                return False
+        if seg.seq != self.seq:
+            return False
+        if self.rx == M.RX_DATA:
+            self._fire("receiver", "rx_truncate")
+        return True
+
+    def _start_next_message(self) -> None:
+        if self.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self._tx_queue:
+            self._tx_msg = self._tx_queue.popleft()
+            self._fire("sender", "tx_start")
+
+    def _maybe_start_close(self) -> None:
+        if (
+            self._close_requested
+            and self.life == M.ESTABLISHED
+            and self.tx == M.TX_IDLE
+            and not self._tx_queue
+        ):
+            self._fire("lifecycle", "close")
+
+    def _settle_established(self) -> None:
+        """Entering ESTABLISHED (either side): start what the user already asked for."""
+        self._events.append(Established(self.peer or ()))
+        self._start_next_message()
+        self._maybe_start_close()
+        self._arm_peer_wait()
+
+    def _wait_for(self, n: int) -> None:
+        """The application waits for ``n`` bytes: bound the wait like any other (liveness)."""
+        self._rx_wanted = n
+        self._arm_peer_wait()
+
+    def _arm_peer_wait(self) -> None:
+        if self.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self._deadline is None:
+            if self._awaiting_fin or self._rx_wanted:
+                self._arm()
+
+    def _peer_alive(self) -> None:
+        """Something valid came from the peer: restart any bounded wait on it."""
+        if self._deadline is not None and self.tx == M.TX_IDLE:
+            self._retries = 0
+            self._arm()
+
+    def _finish(self, reason: str, error: FsmTcpError | None = None) -> None:
+        self._deadline = None
+        if error is not None and self.error is None:
+            self.error = error
+        self._tx_queue.clear()
+        self._events.append(Closed(reason, error))
+
+    # ================================================================ table callbacks
+    # Conditions: each says what it checks.
+    def can_retry(self) -> bool:
+        return self._retries <= self.config.max_retries
+
+    def can_retry_close(self) -> bool:
+        return self._retries < self.config.close_tries
+
+    def acks_our_syn(self) -> bool:
+        return self._seg.seq == self._isn + 1
+
+    def completes_handshake(self) -> bool:
+        return self._seg.seq == self._isn + 2
+
+    def is_original_syn(self) -> bool:
+        return self._seg.seq == self._isn
+
+    def is_peer_fin(self) -> bool:
+        return self._seg.seq == self.seq
+
+    def acks_our_fin(self) -> bool:
+        return self._seg.seq == self._fin_seq + 1
+
+    def acks_our_finack(self) -> bool:
+        return self._seg.seq == self._fin_seq + 2
+
+    def is_empty_message(self) -> bool:
+        return not self._tx_msg
+
+    def fits_message_limit(self) -> bool:
+        return self._rx_announced <= self.config.max_message_size
+
+    def announces_empty_message(self) -> bool:
+        return self._rx_announced == 0
+
+    # Actions.
+    def reset_retries(self) -> None:
+        self._retries = 0
+
+    def send_syn(self) -> None:
+        cfg = self.config
+        self._isn = self._rng.getrandbits(32) if cfg.secure else self._rng.randint(0, 100)
+        self._send_timed(b"1|||0|||0|||%d|||" % self._isn)
+
+    def resend_syn(self) -> None:
+        self._resend_timed(b"1|||0|||0|||%d|||" % self._isn)
+
+    def accept_syn(self) -> None:
+        self.peer = self._from
+        self._isn = self._seg.seq
+        self.seq = self._rcv_nxt = self._isn + 2
+        self._send_timed(b"1|||1|||0|||%d|||" % (self._isn + 1))
+
+    def send_synack(self) -> None:
+        self._emit(b"1|||1|||0|||%d|||" % (self._isn + 1))
+
+    def resend_synack(self) -> None:
+        self._resend_timed(b"1|||1|||0|||%d|||" % (self._isn + 1))
+
+    def complete_handshake(self) -> None:
+        self.peer = self._from  # from now on, only the server's connection socket
+        self._answered()
+        self.seq = self._rcv_nxt = self._isn + 2
+        self.send_handshake_ack()
+        self._settle_established()
+
+    def send_handshake_ack(self) -> None:
+        self._ack(self._isn + 2)
+
+    def note_established(self) -> None:
+        self._answered()
+        self._settle_established()
+
+    def process_early_segment(self) -> None:
+        self._on_data(self._seg)
+
+    def fail_timeout(self) -> None:
+        self._finish("timeout", ConnectionTimeout(
+            f"handshake with {self.peer} timed out after "
+            f"{self.config.max_retries} retransmissions"
+        ))
+
+    def note_closed(self) -> None:
+        self._finish("closed")
+
+    def keep_waiting(self) -> None:
+        self.rto.back_off()
+        self._arm()
+
+    def note_peer_silent(self) -> None:
+        if self._rx_wanted or self.rx == M.RX_DATA:
+            self._finish("timeout", ConnectionTimeout(
+                f"no data from {self.peer} after {self.config.max_retries + 1} timeouts"
+            ))
+            return
+        self._peer_fin = True  # recv_close(): all data is in, the peer just never said FIN
+        self._finish("peer sent no FIN; closed after waiting")
+
+    def note_failure(self) -> None:
+        assert self.error is not None
+        self._finish("failed", self.error)
+
+    def note_peer_gone(self) -> None:
+        self._finish("no answer to FIN; peer assumed gone")
+
+    def send_fin(self) -> None:
+        self._fin_seq = self.seq
+        self._send_timed(b"0|||0|||1|||%d|||" % self._fin_seq)
+
+    def resend_fin(self) -> None:
+        self._resend_timed(b"0|||0|||1|||%d|||" % self._fin_seq)
+
+    def answer_fin(self) -> None:
+        """FIN+ACK for the peer's FIN; as first answer, retransmission and dup reply."""
+        if self._seg.fin and not self._seg.ack:
+            self._fin_seq = self._seg.seq
+            self._peer_fin = True
+        self._emit(b"0|||1|||1|||%d|||" % (self._fin_seq + 1))
+        self._arm()
+
+    def wait_for_peer_fin(self) -> None:
+        self._answered()
+        self._arm()
+
+    def rearm_close_wait(self) -> None:
+        self._arm()
+
+    def send_last_ack(self) -> None:
+        if self._seg.fin and not self._seg.ack and self.life == M.TIME_WAIT:
+            self._peer_fin = True  # four-segment close: ACK the peer's own FIN
+            self._fin_seq = self._seg.seq - 1
+        self._emit(b"0|||1|||0|||%d|||" % (self._fin_seq + 2))
+        self._arm()
+
+    def repeat_last_ack(self) -> None:
+        self._emit(b"0|||1|||0|||%d|||" % (self._fin_seq + 2))
+
+    def reack_stale(self) -> None:
+        self._ack(self._rcv_nxt)
+        if self.life == M.ESTABLISHED:
+            self._peer_alive()  # still repeating data (desync b): the peer is there
+
+    # Sender callbacks.
+    def send_length_segment(self) -> None:
+        self._tx_off = 0
+        digits = b"%d" % len(self._tx_msg)
+        self._tx_end = self.seq + len(digits)
+        self._tx_pkt = b"0|||0|||0|||%d|||%b" % (self.seq, digits)
+        self._send_timed(self._tx_pkt)
+
+    def send_first_chunk(self) -> None:
+        self._send_chunk()
+
+    def retransmit(self) -> None:
+        self._resend_timed(self._tx_pkt)
+
+    def message_sent(self) -> None:
+        self._events.append(MessageSent(len(self._tx_msg)))
+        self._tx_msg = b""
+        self._start_next_message()
+        self._maybe_start_close()
+        self._arm_peer_wait()
+
+    def give_up(self) -> None:
+        self.error = ConnectionTimeout(
+            f"no ACK for SEQ {self.seq} from {self.peer} after "
+            f"{self.config.max_retries} retransmissions"
+        )
+        self._fire("lifecycle", "abort")
+
+    def cancel_sends(self) -> None:
+        self._deadline = None
+        dropped = len(self._tx_queue) + 1
+        self._tx_queue.clear()
+        self.error = ConnectionClosed(f"the peer closed; {dropped} message(s) not delivered")
+
+    # Receiver callbacks.
+    def refuse_message(self) -> None:
+        self.error = MessageTooLarge(
+            f"peer announced a {self._rx_announced}-byte message; the limit is "
+            f"{self.config.max_message_size} (max_message_size)"
+        )
+        self._fire("lifecycle", "abort")
+
+    def _accept_length(self) -> None:
+        self.seq = self._rcv_nxt = self.seq + len(self._seg.data)
+        self._ack(self.seq)
+        self._rx_bounds.append(self._rx_announced)
+        self._peer_alive()
+
+    def deliver_empty_message(self) -> None:
+        self._accept_length()
+        self._events.append(MessageReceived(0))
+
+    def start_message(self) -> None:
+        self._accept_length()
+        self._rx_remaining = self._rx_announced
+
+    def finish_message(self) -> None:
+        self._events.append(MessageReceived(self._rx_announced))
+
+    def note_truncated(self) -> None:
+        self.error = ProtocolViolation(
+            f"the peer closed with {self._rx_remaining} bytes of a "
+            f"{self._rx_announced}-byte message missing"
+        )
+        self._rx_remaining = 0

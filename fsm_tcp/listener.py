@@ -1,0 +1,96 @@
+"""The sans-IO listening side: turns SYNs into new connections, routes the rest to them.
+
+PROTOCOL.md 2: the server answers from a new socket per connection, but a client may still
+send to the listener (its final ACK, a duplicate SYN); those are routed to the connection
+already made for that client address, never to a second one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .engine import Address, Config, Connection, Tracer
+from .errors import MalformedSegment
+from .segment import parse
+
+
+@dataclass
+class ListenerStats:
+    accepted: int = 0
+    malformed: int = 0
+    stray: int = 0
+    half_open_dropped: int = 0
+
+
+class Listener:
+    """Demultiplexes datagrams arriving at the listening address."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        rng: random.Random | None = None,
+        max_half_open: int = 1024,
+        tracer_for: Callable[[str], Tracer | None] | None = None,
+    ) -> None:
+        self.config = config or Config()
+        self.stats = ListenerStats()
+        self.max_half_open = max_half_open
+        self._rng = rng or random.Random()
+        self._tracer_for = tracer_for
+        self._conns: dict[Address, Connection] = {}
+
+    def receive_datagram(self, data: bytes, addr: Address, now: float) -> Connection | None:
+        """Feed a datagram that reached the listener; returns a connection it just opened."""
+        conn = self._conns.get(addr)
+        if conn is not None:
+            if not conn.is_closed:
+                conn.receive_datagram(data, addr, now)
+                return None
+            del self._conns[addr]
+        try:
+            seg = parse(data)
+        except MalformedSegment:
+            self.stats.malformed += 1
+            return None
+        if not seg.syn or seg.ack or seg.fin:
+            self.stats.stray += 1
+            return None
+        self._bound_half_open(now)
+        name = f"server#{self.stats.accepted + 1}"
+        tracer = self._tracer_for(name) if self._tracer_for else None
+        conn = Connection(self.config, rng=self._rng, tracer=tracer, name=name)
+        conn.listen()
+        conn.receive_datagram(data, addr, now)
+        self._conns[addr] = conn
+        self.stats.accepted += 1
+        return conn
+
+    def forget(self, conn: Connection) -> None:
+        """The driver is done with ``conn``; later datagrams from its peer start afresh."""
+        if conn.peer is not None and self._conns.get(conn.peer) is conn:
+            del self._conns[conn.peer]
+
+    def prune(self) -> None:
+        """Drop closed connections from the routing table."""
+        for addr in [a for a, c in self._conns.items() if c.is_closed]:
+            del self._conns[addr]
+
+    def half_open(self) -> list[Connection]:
+        return [c for c in self._conns.values() if c.life == "SYN_RCVD"]
+
+    def _bound_half_open(self, now: float) -> None:
+        """Keep at most max_half_open handshakes pending: the oldest are abandoned first."""
+        pending = self.half_open()
+        if len(pending) < self.max_half_open:
+            self.prune()
+            return
+        for conn in pending[: len(pending) - self.max_half_open + 1]:
+            conn.close(now)
+            self.stats.half_open_dropped += 1
+        self.prune()
+
+    def __len__(self) -> int:
+        return len(self._conns)

@@ -1,0 +1,238 @@
+"""Every state and every transition of fsm_tcp, as data.
+
+This module is the single source of truth (after h11's ``_state.py``): the engine runs
+machines built from these tables, and ``fsm-tcp diagram`` draws the same tables. No
+transition is declared anywhere else; the engine changes state only by firing triggers
+named here.
+
+Three machines describe one connection:
+
+* LIFECYCLE - handshake, teardown and the final wait (PROTOCOL.md sections 2 and 4);
+* SENDER    - the stage of the current outgoing message inside ESTABLISHED (section 3);
+* RECEIVER  - the stage of the current incoming message inside ESTABLISHED (section 3).
+
+Per-segment bookkeeping that changes no state (one more 16-byte chunk acknowledged, one
+more chunk received) is plain code in the engine: a trigger costs about as much as a
+loopback round trip, so triggers fire per message and per fault, never per byte.
+
+Conventions: ``dest`` None is an internal transition (callbacks run, state is unchanged);
+``conditions`` name what they check; the first transition whose conditions hold wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import Machine
+
+
+@dataclass(frozen=True)
+class Table:
+    """One machine: its name, the model attribute holding its state, states and transitions."""
+
+    name: str
+    attribute: str
+    states: tuple[str, ...]
+    initial: str
+    transitions: tuple[dict[str, Any], ...]
+    doc: str
+    #: Callback run on entering any state of this machine (not on internal transitions).
+    on_enter: str = "reset_retries"
+
+    def triggers(self) -> frozenset[str]:
+        return frozenset(t["trigger"] for t in self.transitions)
+
+    def edges(self) -> frozenset[tuple[str, str, str]]:
+        """Every (source, trigger, destination) the table allows; internal ones as source."""
+        return frozenset(
+            (t["source"], t["trigger"], t["dest"] or t["source"]) for t in self.transitions
+        )
+
+    def fires_from(self) -> frozenset[tuple[str, str]]:
+        """Every (state, trigger) pair with at least one declared transition."""
+        return frozenset((t["source"], t["trigger"]) for t in self.transitions)
+
+
+def _t(
+    trigger: str,
+    source: str,
+    dest: str | None,
+    *,
+    conditions: str | list[str] | None = None,
+    unless: str | list[str] | None = None,
+    after: str | list[str] | None = None,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"trigger": trigger, "source": source, "dest": dest}
+    for key, value in (("conditions", conditions), ("unless", unless), ("after", after)):
+        if value is not None:
+            row[key] = value
+    return row
+
+
+# ----------------------------------------------------------------------------- lifecycle
+CLOSED = "CLOSED"
+LISTEN = "LISTEN"
+SYN_SENT = "SYN_SENT"
+SYN_RCVD = "SYN_RCVD"
+ESTABLISHED = "ESTABLISHED"
+FIN_WAIT_1 = "FIN_WAIT_1"
+FIN_WAIT_2 = "FIN_WAIT_2"
+CLOSING = "CLOSING"
+LAST_ACK = "LAST_ACK"
+TIME_WAIT = "TIME_WAIT"
+
+LIFECYCLE = Table(
+    name="lifecycle",
+    attribute="life",
+    states=(
+        CLOSED, LISTEN, SYN_SENT, SYN_RCVD, ESTABLISHED,
+        FIN_WAIT_1, FIN_WAIT_2, CLOSING, LAST_ACK, TIME_WAIT,
+    ),
+    initial=CLOSED,
+    doc="Connection lifecycle: three-way handshake, data phase, teardown (PROTOCOL.md 2, 4).",
+    transitions=(
+        # --- opening (PROTOCOL.md 2)
+        _t("open_active", CLOSED, SYN_SENT, after="send_syn"),
+        _t("open_passive", CLOSED, LISTEN),
+        _t("rcv_syn", LISTEN, SYN_RCVD, after="accept_syn"),
+        _t("rcv_synack", SYN_SENT, ESTABLISHED, conditions="acks_our_syn",
+           after="complete_handshake"),
+        _t("rcv_ack", SYN_RCVD, ESTABLISHED, conditions="completes_handshake",
+           after="note_established"),
+        # Desync (a): the last handshake ACK was lost and the client already sends. A data
+        # segment at SEQ x+2 proves the client saw the SYN-ACK: it is the ACK, then data.
+        _t("rcv_data", SYN_RCVD, ESTABLISHED, conditions="completes_handshake",
+           after=["note_established", "process_early_segment"]),
+        # The same proof by a FIN at x+2: the client connected and closed at once.
+        _t("rcv_fin", SYN_RCVD, LAST_ACK, conditions="completes_handshake",
+           after=["note_established", "answer_fin"]),
+        # Duplicates of the handshake (PROTOCOL.md 2, "Tolerate").
+        _t("rcv_syn", SYN_RCVD, None, conditions="is_original_syn", after="send_synack"),
+        _t("rcv_syn", ESTABLISHED, None, conditions="is_original_syn", after="send_synack"),
+        _t("rcv_synack", ESTABLISHED, None, conditions="acks_our_syn",
+           after="send_handshake_ack"),
+        # Handshake retransmission, bounded.
+        _t("timeout", SYN_SENT, None, conditions="can_retry", after="resend_syn"),
+        _t("timeout", SYN_SENT, CLOSED, unless="can_retry", after="fail_timeout"),
+        _t("timeout", SYN_RCVD, None, conditions="can_retry", after="resend_synack"),
+        _t("timeout", SYN_RCVD, CLOSED, unless="can_retry", after="fail_timeout"),
+        _t("close", LISTEN, CLOSED, after="note_closed"),
+        _t("close", SYN_SENT, CLOSED, after="note_closed"),
+        _t("close", SYN_RCVD, CLOSED, after="note_closed"),
+        # --- data phase: the SENDER and RECEIVER machines run inside ESTABLISHED.
+        # The application waits on the peer (recv() with nothing to read, recv_close() with
+        # no FIN yet): bounded like any other wait, so a vanished peer cannot hang it.
+        _t("timeout", ESTABLISHED, None, conditions="can_retry", after="keep_waiting"),
+        _t("timeout", ESTABLISHED, CLOSED, unless="can_retry", after="note_peer_silent"),
+        _t("abort", ESTABLISHED, CLOSED, after="note_failure"),
+        # --- active close, Host A (PROTOCOL.md 4)
+        _t("close", ESTABLISHED, FIN_WAIT_1, after="send_fin"),
+        _t("rcv_finack", FIN_WAIT_1, TIME_WAIT, conditions="acks_our_fin",
+           after="send_last_ack"),
+        _t("rcv_ack", FIN_WAIT_1, FIN_WAIT_2, conditions="acks_our_fin",
+           after="wait_for_peer_fin"),  # four-segment close: the separate ACK ...
+        _t("rcv_fin", FIN_WAIT_2, TIME_WAIT, after="send_last_ack"),  # ... then the FIN
+        _t("rcv_fin", FIN_WAIT_1, CLOSING, conditions="is_peer_fin", after="answer_fin"),
+        _t("rcv_finack", CLOSING, TIME_WAIT, conditions="acks_our_fin", after="send_last_ack"),
+        _t("rcv_ack", CLOSING, TIME_WAIT, conditions="acks_our_fin", after="send_last_ack"),
+        _t("timeout", FIN_WAIT_1, None, conditions="can_retry_close", after="resend_fin"),
+        _t("timeout", FIN_WAIT_1, CLOSED, unless="can_retry_close", after="note_peer_gone"),
+        _t("timeout", FIN_WAIT_2, None, conditions="can_retry_close", after="rearm_close_wait"),
+        _t("timeout", FIN_WAIT_2, CLOSED, unless="can_retry_close", after="note_peer_gone"),
+        _t("timeout", CLOSING, None, conditions="can_retry_close", after="answer_fin"),
+        _t("timeout", CLOSING, CLOSED, unless="can_retry_close", after="note_peer_gone"),
+        # --- passive close, Host B
+        _t("rcv_fin", ESTABLISHED, LAST_ACK, conditions="is_peer_fin", after="answer_fin"),
+        _t("rcv_ack", LAST_ACK, CLOSED, conditions="acks_our_finack", after="note_closed"),
+        _t("rcv_finack", LAST_ACK, CLOSED, conditions="acks_our_finack", after="note_closed"),
+        _t("rcv_fin", LAST_ACK, None, conditions="is_peer_fin", after="answer_fin"),
+        _t("timeout", LAST_ACK, None, conditions="can_retry_close", after="answer_fin"),
+        _t("timeout", LAST_ACK, CLOSED, unless="can_retry_close", after="note_closed"),
+        # --- the final wait: send the last ACK three times, absorb late duplicates
+        _t("rcv_finack", TIME_WAIT, None, after="repeat_last_ack"),
+        _t("rcv_fin", TIME_WAIT, None, after="repeat_last_ack"),
+        _t("timeout", TIME_WAIT, None, conditions="can_retry_close", after="send_last_ack"),
+        _t("timeout", TIME_WAIT, CLOSED, unless="can_retry_close", after="note_closed"),
+        # Desync (b) seen from the closing states: stale data whose ACK was lost is re-ACKed.
+        _t("rcv_data", FIN_WAIT_1, None, after="reack_stale"),
+        _t("rcv_data", FIN_WAIT_2, None, after="reack_stale"),
+        _t("rcv_data", LAST_ACK, None, after="reack_stale"),
+        _t("rcv_data", TIME_WAIT, None, after="reack_stale"),
+    ),
+)
+
+# -------------------------------------------------------------------------------- sender
+TX_IDLE = "TX_IDLE"
+TX_LENGTH = "TX_LENGTH"
+TX_DATA = "TX_DATA"
+
+SENDER = Table(
+    name="sender",
+    attribute="tx",
+    states=(TX_IDLE, TX_LENGTH, TX_DATA),
+    initial=TX_IDLE,
+    doc="Outgoing message inside ESTABLISHED: length segment, then data (PROTOCOL.md 3).",
+    transitions=(
+        _t("tx_start", TX_IDLE, TX_LENGTH, after="send_length_segment"),
+        _t("tx_length_acked", TX_LENGTH, TX_IDLE, conditions="is_empty_message",
+           after="message_sent"),
+        _t("tx_length_acked", TX_LENGTH, TX_DATA, after="send_first_chunk"),
+        # Chunks in between are acknowledged by plain code; only the last one fires.
+        _t("tx_last_chunk_acked", TX_DATA, TX_IDLE, after="message_sent"),
+        _t("tx_timeout", TX_LENGTH, None, conditions="can_retry", after="retransmit"),
+        _t("tx_timeout", TX_DATA, None, conditions="can_retry", after="retransmit"),
+        _t("tx_timeout", TX_LENGTH, TX_IDLE, unless="can_retry", after="give_up"),
+        _t("tx_timeout", TX_DATA, TX_IDLE, unless="can_retry", after="give_up"),
+        _t("tx_cancel", TX_LENGTH, TX_IDLE, after="cancel_sends"),
+        _t("tx_cancel", TX_DATA, TX_IDLE, after="cancel_sends"),
+    ),
+)
+
+# ------------------------------------------------------------------------------ receiver
+RX_LENGTH = "RX_LENGTH"
+RX_DATA = "RX_DATA"
+
+RECEIVER = Table(
+    name="receiver",
+    attribute="rx",
+    states=(RX_LENGTH, RX_DATA),
+    initial=RX_LENGTH,
+    doc="Incoming message inside ESTABLISHED: await length, then data (PROTOCOL.md 3).",
+    transitions=(
+        _t("rx_length", RX_LENGTH, None, unless="fits_message_limit", after="refuse_message"),
+        _t("rx_length", RX_LENGTH, None, conditions="announces_empty_message",
+           after="deliver_empty_message"),
+        _t("rx_length", RX_LENGTH, RX_DATA, after="start_message"),
+        # Chunks in between are accepted by plain code; only the last one fires.
+        _t("rx_last_chunk", RX_DATA, RX_LENGTH, after="finish_message"),
+        # Desync (b): the ACK of an earlier segment was lost, the sender repeats it while
+        # this side has moved on (to the next message, or to waiting for FIN): re-ACK it.
+        _t("rx_duplicate", RX_LENGTH, None, after="reack_stale"),
+        _t("rx_duplicate", RX_DATA, None, after="reack_stale"),
+        _t("rx_truncate", RX_DATA, RX_LENGTH, after="note_truncated"),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (LIFECYCLE, SENDER, RECEIVER)
+
+
+def build(table: Table, model: Any = None, **kwargs: Any) -> Machine:
+    """A ``transitions`` Machine for ``table``, never with auto-transitions.
+
+    The engine shares one Machine per table among all connections (``model=None``) and fires
+    ``machine.events[trigger].trigger(connection, ...)``: building a Machine costs about a
+    millisecond, binding a model about as much, so neither happens per connection.
+    Diagrams pass their own Machine class and options through ``kwargs``.
+    """
+    machine_cls = kwargs.pop("machine_cls", Machine)
+    return machine_cls(
+        model=model,
+        states=[{"name": s, "on_enter": table.on_enter} for s in table.states],
+        transitions=[dict(t) for t in table.transitions],
+        initial=table.initial,
+        auto_transitions=False,
+        model_attribute=table.attribute,
+        ignore_invalid_triggers=False,
+        **kwargs,
+    )

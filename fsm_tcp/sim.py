@@ -1,0 +1,271 @@
+"""A deterministic in-memory network with a virtual clock and a fault schedule.
+
+Engines are wired through ``SimNetwork``; every datagram sent takes the next ``Fault`` of the
+schedule (drop, duplicate, delay, reorder), in send order across both directions; when the
+schedule runs out every datagram is delivered after the base latency. Nothing sleeps: the
+clock jumps to the next arrival or timer, so a whole lifecycle takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .engine import Address, Config, Connection, Tracer
+from .errors import FsmTcpError
+from .listener import Listener
+
+DELIVER, DROP, DUPLICATE, DELAY = "deliver", "drop", "duplicate", "delay"
+
+
+class Fault(NamedTuple):
+    """What happens to one datagram. ``delay`` is extra latency in seconds (reorders too)."""
+
+    kind: str = DELIVER
+    delay: float = 0.0
+
+    def describe(self) -> str:
+        return self.kind if not self.delay else f"{self.kind}+{self.delay * 1000:g}ms"
+
+
+class Arrival(NamedTuple):
+    time: float
+    order: int
+    dst: Address
+    src: Address
+    data: bytes
+    mark: str
+
+
+class SimNetwork:
+    """Datagrams in flight, ordered by arrival time, faults applied as they are sent."""
+
+    def __init__(self, faults: Iterable[Fault] = (), latency: float = 0.001) -> None:
+        self.now = 0.0
+        self.latency = latency
+        self._faults = iter(faults)
+        self._queue: list[Arrival] = []
+        self._order = 0
+        self.log: list[dict[str, Any]] = []
+        self.record = False
+        self.sent = 0
+        self.dropped = 0
+        self.duplicated = 0
+
+    def send(self, src: Address, dst: Address, data: bytes) -> None:
+        fault = next(self._faults, None) or Fault()
+        self.sent += 1
+        if self.record:
+            self.log.append({"t": self.now, "src": src, "dst": dst, "data": data,
+                             "fault": fault.describe()})
+        if fault.kind == DROP:
+            self.dropped += 1
+            return
+        self._push(self.now + self.latency + fault.delay, dst, src, data, "")
+        if fault.kind == DUPLICATE:
+            self.duplicated += 1
+            self._push(self.now + 2 * self.latency + fault.delay, dst, src, data, "dup")
+
+    def _push(self, t: float, dst: Address, src: Address, data: bytes, mark: str) -> None:
+        self._order += 1
+        heapq.heappush(self._queue, Arrival(t, self._order, dst, src, data, mark))
+
+    def next_time(self) -> float | None:
+        return self._queue[0].time if self._queue else None
+
+    def pop_due(self, now: float) -> list[Arrival]:
+        due = []
+        while self._queue and self._queue[0].time <= now:
+            due.append(heapq.heappop(self._queue))
+        return due
+
+
+class Sim:
+    """Hosts (connections and listeners at addresses) around one SimNetwork."""
+
+    def __init__(self, net: SimNetwork, config: Config | None = None, seed: int = 0) -> None:
+        self.net = net
+        self.config = config or Config()
+        self.rng = random.Random(seed)
+        self.conns: dict[Address, Connection] = {}
+        self.listeners: dict[Address, Listener] = {}
+        self.accepted: list[Connection] = []
+        self.tracer: Tracer | None = None
+        self._next_port = 40000
+
+    @property
+    def now(self) -> float:
+        return self.net.now
+
+    def client(self, addr: Address, name: str = "client") -> Connection:
+        conn = Connection(self.config, rng=self.rng, tracer=self.tracer, name=name)
+        self.conns[addr] = conn
+        return conn
+
+    def listener(self, addr: Address) -> Listener:
+        tracer = self.tracer
+        lst = Listener(self.config, rng=self.rng, tracer_for=(lambda _n: tracer))
+        self.listeners[addr] = lst
+        return lst
+
+    def run(self, until: float, app: Callable[[], bool]) -> None:
+        """Advance until ``app()`` says it is done and nothing is pending, or until ``until``."""
+        while True:
+            done = app()
+            self._flush()
+            t = self._next_time()
+            if t is None or t > until:
+                if done or t is None:
+                    return
+                self.net.now = until
+                return
+            self.net.now = t
+            self._step(t)
+
+    def _next_time(self) -> float | None:
+        times = [c.get_timer() for c in self.conns.values()]
+        times.append(self.net.next_time())
+        due = [t for t in times if t is not None]
+        return min(due) if due else None
+
+    def _step(self, now: float) -> None:
+        for arrival in self.net.pop_due(now):
+            self._deliver(arrival, now)
+        for conn in list(self.conns.values()):
+            timer = conn.get_timer()
+            if timer is not None and timer <= now:
+                conn.handle_timer(now)
+
+    def _deliver(self, a: Arrival, now: float) -> None:
+        conn = self.conns.get(a.dst)
+        if conn is not None:
+            conn.receive_datagram(a.data, a.src, now)
+            return
+        lst = self.listeners.get(a.dst)
+        if lst is None:
+            return
+        new = lst.receive_datagram(a.data, a.src, now)
+        if new is not None:
+            self._next_port += 1
+            self.conns[(a.dst[0], self._next_port)] = new
+            self.accepted.append(new)
+
+    def _flush(self) -> None:
+        for addr, conn in self.conns.items():
+            for data, dst in conn.datagrams_to_send():
+                self.net.send(addr, dst, data)
+
+
+# --------------------------------------------------------------------- the lifecycle
+CLIENT_ADDR: Address = ("client", 5000)
+SERVER_ADDR: Address = ("server", 8000)
+
+
+@dataclass
+class Outcome:
+    """What one simulated lifecycle did, for assertions and benchmarks."""
+
+    sent: list[bytes]
+    received: list[bytes] = field(default_factory=list)
+    chunks: list[tuple[int, int]] = field(default_factory=list)  # (buff_size, got)
+    violations: list[str] = field(default_factory=list)
+    client_error: FsmTcpError | None = None
+    server_error: FsmTcpError | None = None
+    client_closed: bool = False
+    server_closed: bool = False
+    end_time: float = 0.0
+    client: Connection | None = None
+    server: Connection | None = None
+    net: SimNetwork | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.received == self.sent
+
+
+class _Reader:
+    """The server application: reads message by message with a cycle of buff_sizes."""
+
+    def __init__(self, out: Outcome, buff_sizes: Sequence[int]) -> None:
+        self.out = out
+        self.sizes = list(buff_sizes) or [16]
+        self.calls = 0
+        self.current = bytearray()
+
+    def pump(self, conn: Connection) -> bool:
+        """Read what can be read; True once every expected message has been read."""
+        out = self.out
+        while len(out.received) < len(out.sent):
+            expected = out.sent[len(out.received)]
+            size = self.sizes[self.calls % len(self.sizes)]
+            try:
+                got = conn.receive(size)
+            except FsmTcpError:
+                return True
+            if got is None:
+                return False
+            self.calls += 1
+            out.chunks.append((size, len(got)))
+            want = min(size, len(expected) - len(self.current))
+            if len(got) != want:
+                out.violations.append(f"recv({size}) gave {len(got)} bytes, expected {want}")
+                return True
+            self.current += got
+            if not expected.startswith(self.current):
+                out.violations.append(f"message {len(out.received)} corrupted: {got!r}")
+                return True
+            if len(self.current) == len(expected):
+                out.received.append(bytes(self.current))
+                self.current = bytearray()
+        return True
+
+
+def run_lifecycle(
+    messages: Sequence[bytes],
+    faults: Iterable[Fault] = (),
+    *,
+    buff_sizes: Sequence[int] = (16,),
+    config: Config | None = None,
+    seed: int = 0,
+    until: float = 3600.0,
+    latency: float = 0.001,
+    tracer: Tracer | None = None,
+    record: bool = False,
+) -> Outcome:
+    """Handshake, every message client->server, close/recv_close, under ``faults``."""
+    net = SimNetwork(faults, latency=latency)
+    net.record = record
+    sim = Sim(net, config, seed)
+    sim.tracer = tracer
+    sim.listener(SERVER_ADDR)
+    client = sim.client(CLIENT_ADDR)
+    out = Outcome(sent=list(messages), client=client, net=net)
+    reader = _Reader(out, buff_sizes)
+    client.connect(SERVER_ADDR, 0.0)
+    for m in messages:
+        client.send(m, 0.0)
+    state = {"closing": False, "expecting": False}
+
+    def app() -> bool:
+        if client.is_established and not state["closing"]:
+            state["closing"] = True
+            client.close(sim.now)
+        server = sim.accepted[0] if sim.accepted else None
+        if server is not None:
+            out.server = server
+            if reader.pump(server) and not state["expecting"] and server.is_established:
+                state["expecting"] = True
+                server.expect_close(sim.now)
+        return client.is_closed and (server is None or server.is_closed)
+
+    sim.run(until, app)
+    out.end_time = net.now
+    out.client_error = client.error
+    out.client_closed = client.is_closed
+    if out.server is not None:
+        out.server_error = out.server.error
+        out.server_closed = out.server.is_closed
+    return out
