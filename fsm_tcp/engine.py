@@ -39,7 +39,7 @@ _TX = M.build(M.SENDER)
 _RX = M.build(M.RECEIVER)
 _FIRES_FROM = {t.name: t.fires_from() for t in M.TABLES}
 _MACHINES = {"lifecycle": _LIFE, "sender": _TX, "receiver": _RX}
-_STATE_ATTR = {t.name: t.attribute for t in M.TABLES}
+_MACHINE_NAME = {id(m): name for name, m in _MACHINES.items()}
 _CLOSING_STATES = frozenset({M.FIN_WAIT_1, M.FIN_WAIT_2, M.CLOSING, M.LAST_ACK, M.TIME_WAIT})
 _MAX_LENGTH_DIGITS = 20
 
@@ -74,9 +74,10 @@ class Config:
         RtoEstimator(self.initial_rto, self.min_rto, self.max_rto)  # validates the timers
 
     def give_up_bound(self) -> float:
-        """Longest any wait on a silent peer lasts before it ends (seconds).
+        """Longest a sender retransmits to a silent peer before ConnectionTimeout (seconds).
 
-        Every wait is at most ``max_retries + 1`` timeouts, and no timeout exceeds max_rto.
+        At most ``max_retries + 1`` timeouts, none longer than max_rto. A reader waiting on
+        a silent peer waits at most twice this (it must outwait any sender).
         """
         return (self.max_retries + 1) * self.max_rto
 
@@ -164,6 +165,7 @@ class Connection:
         self._peer_fin = False
         self._close_requested = False
         self._awaiting_fin = False
+        self._wait_span = 0.0
         # sender
         self._tx_queue: deque[bytes] = deque()
         self._tx_msg = b""
@@ -236,10 +238,7 @@ class Connection:
             del self._rx_buf[:pos]
             pos = 0
         self._rx_pos = pos
-        if self._rx_wanted:
-            self._rx_wanted = 0
-            if not self._awaiting_fin and self.tx == M.TX_IDLE and self.life == M.ESTABLISHED:
-                self._deadline = None  # nobody waits on the peer any more
+        self._rx_wanted = 0  # a wait deadline may stay armed: handle_timer checks who waits
         if want == bounds[0]:
             bounds.popleft()
         else:
@@ -294,8 +293,15 @@ class Connection:
         self._now = now
         self._deadline = None
         self._retries += 1
-        if self.life == M.ESTABLISHED and self.tx != M.TX_IDLE:
-            self._fire("sender", "tx_timeout")
+        if self.life == M.ESTABLISHED:
+            if self.tx == M.TX_IDLE:
+                if self._awaiting_fin or self._rx_wanted:
+                    self._fire("lifecycle", "timeout")
+                # else: the application stopped waiting on the peer; the deadline lapses
+            elif self.can_retry():
+                self._resend_timed(self._tx_pkt)  # bookkeeping: the stage stays the same
+            else:
+                self._fire("sender", "tx_timeout")
         elif (self.life, "timeout") in _FIRES_FROM["lifecycle"]:
             self._fire("lifecycle", "timeout")
 
@@ -305,6 +311,10 @@ class Connection:
     def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
         out, self._out = self._out, []
         return out
+
+    @property
+    def has_output(self) -> bool:
+        return bool(self._out)
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -333,18 +343,7 @@ class Connection:
     # ================================================================ plumbing
     def _fire(self, machine: str, trigger: str) -> bool:
         """Fire a declared trigger on one of the shared machines; the only way state changes."""
-        if self.tracer is None:
-            self.stats.transitions += 1
-            return bool(_MACHINES[machine].events[trigger].trigger(self))
-        attr = _STATE_ATTR[machine]
-        before = getattr(self, attr)
-        self.stats.transitions += 1
-        done = bool(_MACHINES[machine].events[trigger].trigger(self))
-        self._trace(
-            "transition", machine=machine, trigger=trigger, src=before,
-            dst=getattr(self, attr), done=done,
-        )
-        return done
+        return bool(_MACHINES[machine].events[trigger].trigger(self))
 
     def _fire_if_declared(self, trigger: str) -> None:
         if (self.life, trigger) in _FIRES_FROM["lifecycle"]:
@@ -355,12 +354,22 @@ class Connection:
 
     def _trace(self, kind: str, **fields: Any) -> None:
         if self.tracer is not None:
-            self.tracer({"t": self._now, "conn": self.name, "kind": kind, "life": self.life,
-                         "tx": self.tx, "rx": self.rx, **fields})
+            self.tracer(
+                {
+                    "t": self._now,
+                    "conn": self.name,
+                    "kind": kind,
+                    "life": self.life,
+                    "tx": self.tx,
+                    "rx": self.rx,
+                    **fields,
+                }
+            )
 
     def _trace_segment(self, kind: str, seg: Segment) -> None:
-        self._trace(kind, flags=seg.flags(), seq=seg.seq, data=seg.data[:24].hex(),
-                    length=len(seg.data))
+        self._trace(
+            kind, flags=seg.flags(), seq=seg.seq, data=seg.data[:24].hex(), length=len(seg.data)
+        )
 
     def _require(self, state: str, what: str) -> None:
         if self.life != state or self.life_started:
@@ -369,9 +378,9 @@ class Connection:
     def _may_adopt(self, addr: Address) -> bool:
         """A SYN-ACK comes from the server's new connection socket (PROTOCOL.md 2)."""
         peer = self.peer
-        return (
-            self.life == M.SYN_SENT and peer is not None and addr[:1] == peer[:1]
-        ) or (self.life == M.LISTEN and peer is None)
+        return (self.life == M.SYN_SENT and peer is not None and addr[:1] == peer[:1]) or (
+            self.life == M.LISTEN and peer is None
+        )
 
     def _emit(self, pkt: bytes) -> None:
         assert self.peer is not None
@@ -546,15 +555,30 @@ class Connection:
         self._arm_peer_wait()
 
     def _arm_peer_wait(self) -> None:
-        if self.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self._deadline is None:
-            if self._awaiting_fin or self._rx_wanted:
-                self._arm()
+        if (
+            self.life == M.ESTABLISHED
+            and self.tx == M.TX_IDLE
+            and self._deadline is None
+            and (self._awaiting_fin or self._rx_wanted)
+        ):
+            self._wait_span = self._sender_patience()
+            self._deadline = self._now + self._wait_span
+
+    def _sender_patience(self) -> float:
+        """How long a peer sender keeps retransmitting one segment before it gives up.
+
+        The peer's RTO is about ours; twice the sum of its backed-off timeouts covers any
+        difference, so a waiting reader never gives up on a peer that is still trying.
+        One long deadline instead of RTO steps: the wait costs no timer events while data
+        flows or is being retransmitted.
+        """
+        cfg, rto = self.config, self.rto.rto
+        return 2.0 * sum(min(rto * 2.0**k, cfg.max_rto) for k in range(cfg.max_retries + 1))
 
     def _peer_alive(self) -> None:
         """Something valid came from the peer: restart any bounded wait on it."""
         if self._deadline is not None and self.tx == M.TX_IDLE:
-            self._retries = 0
-            self._arm()
+            self._deadline = self._now + self._wait_span
 
     def _finish(self, reason: str, error: FsmTcpError | None = None) -> None:
         self._deadline = None
@@ -564,118 +588,131 @@ class Connection:
         self._events.append(Closed(reason, error))
 
     # ================================================================ table callbacks
+    def on_transition(self, ev: Any) -> None:
+        """Every machine calls this before each transition it executes (``machines.build``)."""
+        self.stats.transitions += 1
+        if self.tracer is not None:
+            tr = ev.transition
+            self._trace(
+                "transition",
+                machine=_MACHINE_NAME[id(ev.machine)],
+                trigger=ev.event.name,
+                src=tr.source,
+                dst=tr.dest or tr.source,
+            )
+
     # Conditions: each says what it checks.
-    def can_retry(self) -> bool:
+    def can_retry(self, _ev: Any = None) -> bool:
         return self._retries <= self.config.max_retries
 
-    def can_retry_close(self) -> bool:
+    def can_retry_close(self, _ev: Any = None) -> bool:
         return self._retries < self.config.close_tries
 
-    def acks_our_syn(self) -> bool:
+    def acks_our_syn(self, _ev: Any = None) -> bool:
         return self._seg.seq == self._isn + 1
 
-    def completes_handshake(self) -> bool:
+    def completes_handshake(self, _ev: Any = None) -> bool:
         return self._seg.seq == self._isn + 2
 
-    def is_original_syn(self) -> bool:
+    def is_original_syn(self, _ev: Any = None) -> bool:
         return self._seg.seq == self._isn
 
-    def is_peer_fin(self) -> bool:
+    def is_peer_fin(self, _ev: Any = None) -> bool:
         return self._seg.seq == self.seq
 
-    def acks_our_fin(self) -> bool:
+    def acks_our_fin(self, _ev: Any = None) -> bool:
         return self._seg.seq == self._fin_seq + 1
 
-    def acks_our_finack(self) -> bool:
+    def acks_our_finack(self, _ev: Any = None) -> bool:
         return self._seg.seq == self._fin_seq + 2
 
-    def is_empty_message(self) -> bool:
+    def is_empty_message(self, _ev: Any = None) -> bool:
         return not self._tx_msg
 
-    def fits_message_limit(self) -> bool:
+    def fits_message_limit(self, _ev: Any = None) -> bool:
         return self._rx_announced <= self.config.max_message_size
 
-    def announces_empty_message(self) -> bool:
+    def announces_empty_message(self, _ev: Any = None) -> bool:
         return self._rx_announced == 0
 
     # Actions.
-    def reset_retries(self) -> None:
+    def reset_retries(self, _ev: Any = None) -> None:
         self._retries = 0
 
-    def send_syn(self) -> None:
+    def send_syn(self, _ev: Any = None) -> None:
         cfg = self.config
         self._isn = self._rng.getrandbits(32) if cfg.secure else self._rng.randint(0, 100)
         self._send_timed(b"1|||0|||0|||%d|||" % self._isn)
 
-    def resend_syn(self) -> None:
+    def resend_syn(self, _ev: Any = None) -> None:
         self._resend_timed(b"1|||0|||0|||%d|||" % self._isn)
 
-    def accept_syn(self) -> None:
+    def accept_syn(self, _ev: Any = None) -> None:
         self.peer = self._from
         self._isn = self._seg.seq
         self.seq = self._rcv_nxt = self._isn + 2
         self._send_timed(b"1|||1|||0|||%d|||" % (self._isn + 1))
 
-    def send_synack(self) -> None:
+    def send_synack(self, _ev: Any = None) -> None:
         self._emit(b"1|||1|||0|||%d|||" % (self._isn + 1))
 
-    def resend_synack(self) -> None:
+    def resend_synack(self, _ev: Any = None) -> None:
         self._resend_timed(b"1|||1|||0|||%d|||" % (self._isn + 1))
 
-    def complete_handshake(self) -> None:
+    def complete_handshake(self, _ev: Any = None) -> None:
         self.peer = self._from  # from now on, only the server's connection socket
         self._answered()
         self.seq = self._rcv_nxt = self._isn + 2
         self.send_handshake_ack()
         self._settle_established()
 
-    def send_handshake_ack(self) -> None:
+    def send_handshake_ack(self, _ev: Any = None) -> None:
         self._ack(self._isn + 2)
 
-    def note_established(self) -> None:
+    def note_established(self, _ev: Any = None) -> None:
         self._answered()
         self._settle_established()
 
-    def process_early_segment(self) -> None:
+    def process_early_segment(self, _ev: Any = None) -> None:
         self._on_data(self._seg)
 
-    def fail_timeout(self) -> None:
-        self._finish("timeout", ConnectionTimeout(
-            f"handshake with {self.peer} timed out after "
-            f"{self.config.max_retries} retransmissions"
-        ))
+    def fail_timeout(self, _ev: Any = None) -> None:
+        self._finish(
+            "timeout",
+            ConnectionTimeout(
+                f"handshake with {self.peer} timed out after "
+                f"{self.config.max_retries} retransmissions"
+            ),
+        )
 
-    def note_closed(self) -> None:
+    def note_closed(self, _ev: Any = None) -> None:
         self._finish("closed")
 
-    def keep_waiting(self) -> None:
-        self.rto.back_off()
-        self._arm()
-
-    def note_peer_silent(self) -> None:
+    def note_peer_silent(self, _ev: Any = None) -> None:
         if self._rx_wanted or self.rx == M.RX_DATA:
-            self._finish("timeout", ConnectionTimeout(
-                f"no data from {self.peer} after {self.config.max_retries + 1} timeouts"
-            ))
+            self._finish(
+                "timeout",
+                ConnectionTimeout(f"no data from {self.peer} for {self._wait_span:.3f} s"),
+            )
             return
         self._peer_fin = True  # recv_close(): all data is in, the peer just never said FIN
         self._finish("peer sent no FIN; closed after waiting")
 
-    def note_failure(self) -> None:
+    def note_failure(self, _ev: Any = None) -> None:
         assert self.error is not None
         self._finish("failed", self.error)
 
-    def note_peer_gone(self) -> None:
+    def note_peer_gone(self, _ev: Any = None) -> None:
         self._finish("no answer to FIN; peer assumed gone")
 
-    def send_fin(self) -> None:
+    def send_fin(self, _ev: Any = None) -> None:
         self._fin_seq = self.seq
         self._send_timed(b"0|||0|||1|||%d|||" % self._fin_seq)
 
-    def resend_fin(self) -> None:
+    def resend_fin(self, _ev: Any = None) -> None:
         self._resend_timed(b"0|||0|||1|||%d|||" % self._fin_seq)
 
-    def answer_fin(self) -> None:
+    def answer_fin(self, _ev: Any = None) -> None:
         """FIN+ACK for the peer's FIN; as first answer, retransmission and dup reply."""
         if self._seg.fin and not self._seg.ack:
             self._fin_seq = self._seg.seq
@@ -683,88 +720,85 @@ class Connection:
         self._emit(b"0|||1|||1|||%d|||" % (self._fin_seq + 1))
         self._arm()
 
-    def wait_for_peer_fin(self) -> None:
+    def wait_for_peer_fin(self, _ev: Any = None) -> None:
         self._answered()
         self._arm()
 
-    def rearm_close_wait(self) -> None:
+    def rearm_close_wait(self, _ev: Any = None) -> None:
         self._arm()
 
-    def send_last_ack(self) -> None:
+    def send_last_ack(self, _ev: Any = None) -> None:
         if self._seg.fin and not self._seg.ack and self.life == M.TIME_WAIT:
             self._peer_fin = True  # four-segment close: ACK the peer's own FIN
             self._fin_seq = self._seg.seq - 1
         self._emit(b"0|||1|||0|||%d|||" % (self._fin_seq + 2))
         self._arm()
 
-    def repeat_last_ack(self) -> None:
+    def repeat_last_ack(self, _ev: Any = None) -> None:
         self._emit(b"0|||1|||0|||%d|||" % (self._fin_seq + 2))
 
-    def reack_stale(self) -> None:
+    def reack_stale(self, _ev: Any = None) -> None:
         self._ack(self._rcv_nxt)
         if self.life == M.ESTABLISHED:
             self._peer_alive()  # still repeating data (desync b): the peer is there
 
     # Sender callbacks.
-    def send_length_segment(self) -> None:
+    def send_length_segment(self, _ev: Any = None) -> None:
         self._tx_off = 0
         digits = b"%d" % len(self._tx_msg)
         self._tx_end = self.seq + len(digits)
         self._tx_pkt = b"0|||0|||0|||%d|||%b" % (self.seq, digits)
         self._send_timed(self._tx_pkt)
 
-    def send_first_chunk(self) -> None:
+    def send_first_chunk(self, _ev: Any = None) -> None:
         self._send_chunk()
 
-    def retransmit(self) -> None:
-        self._resend_timed(self._tx_pkt)
-
-    def message_sent(self) -> None:
+    def message_sent(self, _ev: Any = None) -> None:
         self._events.append(MessageSent(len(self._tx_msg)))
         self._tx_msg = b""
         self._start_next_message()
         self._maybe_start_close()
         self._arm_peer_wait()
 
-    def give_up(self) -> None:
+    def give_up(self, _ev: Any = None) -> None:
         self.error = ConnectionTimeout(
             f"no ACK for SEQ {self.seq} from {self.peer} after "
             f"{self.config.max_retries} retransmissions"
         )
         self._fire("lifecycle", "abort")
 
-    def cancel_sends(self) -> None:
+    def cancel_sends(self, _ev: Any = None) -> None:
         self._deadline = None
         dropped = len(self._tx_queue) + 1
         self._tx_queue.clear()
         self.error = ConnectionClosed(f"the peer closed; {dropped} message(s) not delivered")
 
     # Receiver callbacks.
-    def refuse_message(self) -> None:
+    def refuse_message(self, _ev: Any = None) -> None:
         self.error = MessageTooLarge(
             f"peer announced a {self._rx_announced}-byte message; the limit is "
             f"{self.config.max_message_size} (max_message_size)"
         )
         self._fire("lifecycle", "abort")
 
-    def _accept_length(self) -> None:
+    def _accept_length(self, _ev: Any = None) -> None:
         self.seq = self._rcv_nxt = self.seq + len(self._seg.data)
         self._ack(self.seq)
         self._rx_bounds.append(self._rx_announced)
         self._peer_alive()
 
-    def deliver_empty_message(self) -> None:
+    def deliver_empty_message(self, _ev: Any = None) -> None:
         self._accept_length()
         self._events.append(MessageReceived(0))
 
-    def start_message(self) -> None:
+    def start_message(self, _ev: Any = None) -> None:
         self._accept_length()
         self._rx_remaining = self._rx_announced
 
-    def finish_message(self) -> None:
+    def finish_message(self, _ev: Any = None) -> None:
         self._events.append(MessageReceived(self._rx_announced))
 
-    def note_truncated(self) -> None:
+    def note_truncated(self, _ev: Any = None) -> None:
         self.error = ProtocolViolation(
             f"the peer closed with {self._rx_remaining} bytes of a "
             f"{self._rx_announced}-byte message missing"

@@ -56,7 +56,7 @@ def parse(datagram: bytes, max_size: int = MAX_DATAGRAM) -> Segment:
         flags = (_FLAG[syn], _FLAG[ack], _FLAG[fin])
     except KeyError:
         raise MalformedSegment(f"flags must be 0 or 1, got {syn!r}, {ack!r}, {fin!r}") from None
-    # bytes.isdigit() accepts ASCII digits only, so '+1', ' 1', '-1' and '١' are all refused;
+    # bytes.isdigit() accepts ASCII digits only, so '+1', ' 1' and '-1' are refused;
     # leading zeros ('061') are accepted, as PROTOCOL.md asks.
     if not seq.isdigit() or len(seq) > MAX_SEQ_DIGITS:
         raise MalformedSegment(f"SEQ must be 1..{MAX_SEQ_DIGITS} ASCII digits, got {seq[:24]!r}")

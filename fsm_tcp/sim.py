@@ -59,8 +59,9 @@ class SimNetwork:
         fault = next(self._faults, None) or Fault()
         self.sent += 1
         if self.record:
-            self.log.append({"t": self.now, "src": src, "dst": dst, "data": data,
-                             "fault": fault.describe()})
+            self.log.append(
+                {"t": self.now, "src": src, "dst": dst, "data": data, "fault": fault.describe()}
+            )
         if fault.kind == DROP:
             self.dropped += 1
             return
@@ -72,15 +73,6 @@ class SimNetwork:
     def _push(self, t: float, dst: Address, src: Address, data: bytes, mark: str) -> None:
         self._order += 1
         heapq.heappush(self._queue, Arrival(t, self._order, dst, src, data, mark))
-
-    def next_time(self) -> float | None:
-        return self._queue[0].time if self._queue else None
-
-    def pop_due(self, now: float) -> list[Arrival]:
-        due = []
-        while self._queue and self._queue[0].time <= now:
-            due.append(heapq.heappop(self._queue))
-        return due
 
 
 class Sim:
@@ -112,32 +104,33 @@ class Sim:
         return lst
 
     def run(self, until: float, app: Callable[[], bool]) -> None:
-        """Advance until ``app()`` says it is done and nothing is pending, or until ``until``."""
+        """Advance until nothing is pending (every end closed and quiet), or until ``until``.
+
+        One loop with locals: the simulator is the benchmark's inner loop, so it avoids
+        per-step allocations and method lookups.
+        """
+        net, queue, conns = self.net, self.net._queue, self.conns
+        send, deliver = net.send, self._deliver
         while True:
-            done = app()
-            self._flush()
-            t = self._next_time()
-            if t is None or t > until:
-                if done or t is None:
-                    return
-                self.net.now = until
+            app()
+            for addr, conn in conns.items():
+                if conn.has_output:
+                    for data, dst in conn.datagrams_to_send():
+                        send(addr, dst, data)
+            now = queue[0].time if queue else None
+            for conn in conns.values():
+                t = conn.get_timer()
+                if t is not None and (now is None or t < now):
+                    now = t
+            if now is None or now > until:
                 return
-            self.net.now = t
-            self._step(t)
-
-    def _next_time(self) -> float | None:
-        times = [c.get_timer() for c in self.conns.values()]
-        times.append(self.net.next_time())
-        due = [t for t in times if t is not None]
-        return min(due) if due else None
-
-    def _step(self, now: float) -> None:
-        for arrival in self.net.pop_due(now):
-            self._deliver(arrival, now)
-        for conn in list(self.conns.values()):
-            timer = conn.get_timer()
-            if timer is not None and timer <= now:
-                conn.handle_timer(now)
+            net.now = now
+            while queue and queue[0].time <= now:
+                deliver(heapq.heappop(queue), now)
+            for conn in conns.values():
+                t = conn.get_timer()
+                if t is not None and t <= now:
+                    conn.handle_timer(now)
 
     def _deliver(self, a: Arrival, now: float) -> None:
         conn = self.conns.get(a.dst)
@@ -152,11 +145,6 @@ class Sim:
             self._next_port += 1
             self.conns[(a.dst[0], self._next_port)] = new
             self.accepted.append(new)
-
-    def _flush(self) -> None:
-        for addr, conn in self.conns.items():
-            for data, dst in conn.datagrams_to_send():
-                self.net.send(addr, dst, data)
 
 
 # --------------------------------------------------------------------- the lifecycle
@@ -247,19 +235,26 @@ def run_lifecycle(
     client.connect(SERVER_ADDR, 0.0)
     for m in messages:
         client.send(m, 0.0)
-    state = {"closing": False, "expecting": False}
+    closing = expecting = False
+    server: Connection | None = None
+    seen = -1
 
     def app() -> bool:
-        if client.is_established and not state["closing"]:
-            state["closing"] = True
+        nonlocal closing, expecting, server, seen
+        if not closing and client.is_established:
+            closing = True
             client.close(sim.now)
-        server = sim.accepted[0] if sim.accepted else None
-        if server is not None:
-            out.server = server
-            if reader.pump(server) and not state["expecting"] and server.is_established:
-                state["expecting"] = True
+        if server is None:
+            if not sim.accepted:
+                return client.is_closed
+            server = out.server = sim.accepted[0]
+        # the reader only has something new to read after a datagram reached the server
+        if server.stats.segments_received != seen:
+            seen = server.stats.segments_received
+            if reader.pump(server) and not expecting and server.is_established:
+                expecting = True
                 server.expect_close(sim.now)
-        return client.is_closed and (server is None or server.is_closed)
+        return client.is_closed and server.is_closed
 
     sim.run(until, app)
     out.end_time = net.now

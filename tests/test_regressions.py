@@ -1,0 +1,100 @@
+"""Exact fault schedules: the report's two desync cases, classic losses, and every schedule
+hypothesis ever found failing (each kept here, named, forever)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fsm_tcp import machines as M
+from fsm_tcp.engine import Config
+from fsm_tcp.sim import DELIVER, DROP, Fault, Outcome, run_lifecycle
+
+CFG = Config(max_retries=12)
+OK, LOST = Fault(DELIVER), Fault(DROP)
+MESSAGES = [b"Mensje de len=16", b"Mensaje de largo 19"]
+
+
+def run(schedule: list[Fault], messages: list[bytes] = MESSAGES) -> tuple[Outcome, list[Any]]:
+    log: list[dict[str, Any]] = []
+    out = run_lifecycle(
+        messages, schedule, buff_sizes=[16, 19, 14], config=CFG, tracer=log.append, record=True
+    )
+    assert out.complete and out.violations == []
+    assert out.client_error is None and out.server_error is None
+    assert out.client_closed and out.server_closed
+    return out, log
+
+
+def fired(log: list[dict[str, Any]], conn: str, trigger: str, src: str, dst: str) -> bool:
+    return any(
+        r["kind"] == "transition"
+        and r["conn"] == conn
+        and r["trigger"] == trigger
+        and r["src"] == src
+        and r["dst"] == dst
+        for r in log
+    )
+
+
+# Datagram order with no faults: 1 SYN, 2 SYN-ACK, 3 ACK, 4 length "16", 5 its ACK, ...
+def test_desync_a_last_handshake_ack_lost_while_the_client_starts_sending() -> None:
+    out, log = run([OK, OK, LOST])
+    assert fired(log, "server#1", "rcv_data", M.SYN_RCVD, M.ESTABLISHED)
+    assert out.server is not None and out.server.stats.retransmissions == 0
+
+
+DATA_SEGMENTS_OF_TWO_MESSAGES = 2 + 1 + 2 + 2  # length+chunk, length+2 chunks: ACKs between
+
+
+def test_desync_b_ack_of_the_last_data_segment_lost_while_the_receiver_closes() -> None:
+    # 3 handshake datagrams, then each data segment and its ACK alternate; the last ACK of
+    # the last message is datagram 3 + 2 * 5 = 13 (5 data segments: 2, 16, 2, 16, 3 bytes).
+    out, log = run([OK] * 12 + [LOST])
+    assert out.net is not None
+    lost = [e for e in out.net.log if e["fault"] == "drop"]
+    assert lost[0]["data"] == b"0|||1|||0|||%d|||" % (out.server.seq if out.server else -1)
+    assert fired(log, "server#1", "rx_duplicate", M.RX_LENGTH, M.RX_LENGTH)
+
+
+def test_first_syn_lost() -> None:
+    out, _ = run([LOST])
+    assert out.client is not None and out.client.stats.retransmissions >= 1
+
+
+def test_synack_lost() -> None:
+    _, log = run([OK, LOST])
+    assert fired(log, "server#1", "rcv_syn", M.SYN_RCVD, M.SYN_RCVD) or fired(
+        log, "server#1", "timeout", M.SYN_RCVD, M.SYN_RCVD
+    )
+
+
+def _fin_phase_start(messages: list[bytes]) -> int:
+    out, _ = run([], messages)
+    assert out.net is not None
+    return next(i for i, e in enumerate(out.net.log) if e["data"].startswith(b"0|||0|||1|||"))
+
+
+@pytest.mark.parametrize("which", ["FIN", "FIN+ACK", "ACK#1"])
+def test_every_fin_phase_segment_lost_once(which: str) -> None:
+    start = _fin_phase_start(MESSAGES)
+    offset = {"FIN": 0, "FIN+ACK": 1, "ACK#1": 2}[which]
+    out = run([OK] * (start + offset) + [LOST])[0]
+    assert out.net is not None
+    dropped = [e["data"] for e in out.net.log if e["fault"] == "drop"]
+    prefix = {"FIN": b"0|||0|||1|||", "FIN+ACK": b"0|||1|||1|||", "ACK#1": b"0|||1|||0|||"}
+    assert len(dropped) == 1 and dropped[0].startswith(prefix[which])
+
+
+# ------------------------------------------------ schedules hypothesis found failing
+def test_found_dup_synack_while_closing_is_re_acked() -> None:
+    """Found by test_liveness_few_faults...: empty conversation, ACK and FINs lost.
+
+    The server, still in SYN_RCVD, repeats its SYN-ACK while the client is in FIN_WAIT_1;
+    the client must re-ACK it there too, or the server times out its handshake.
+    """
+    schedule = [LOST, OK, OK, LOST, LOST, OK, LOST, OK, LOST]
+    out = run_lifecycle([], schedule, buff_sizes=[1], config=CFG)
+    assert out.client_error is None and out.server_error is None
+    assert out.client_closed and out.server_closed
