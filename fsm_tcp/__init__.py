@@ -12,6 +12,8 @@ from .errors import (
 )
 from .listener import Listener
 from .segment import Segment
+from .socket_tcp import SocketTCP
+from .udp import SocketUDP
 
 __all__ = [
     "Closed",
@@ -29,4 +31,6 @@ __all__ = [
     "MessageTooLarge",
     "ProtocolViolation",
     "Segment",
+    "SocketTCP",
+    "SocketUDP",
 ]

@@ -49,7 +49,9 @@ class Config:
     """Protocol knobs. Defaults speak PROTOCOL.md and suit loopback and LAN paths."""
 
     mss: int = 16
-    initial_rto: float = 1.0
+    #: RFC 6298 (2.1) says 1 s before the first RTT sample; this transport lives on LANs and
+    #: loopback, where a lost SYN should not cost a second. Set 1.0 for the RFC's value.
+    initial_rto: float = 0.25
     #: RFC 6298 (2.4) suggests 1 s; the RTT estimate keeps a low floor safe on slow paths.
     min_rto: float = 0.001
     max_rto: float = 4.0
@@ -244,6 +246,15 @@ class Connection:
         else:
             bounds[0] -= want
         return out
+
+    def next_message_length(self) -> int | None:
+        """Length of the next unread message once its length segment is in, else None."""
+        return self._rx_bounds[0] if self._rx_bounds else None
+
+    @property
+    def at_eof(self) -> bool:
+        """Nothing more will arrive: every message is read and the peer closed (or we did)."""
+        return not self._rx_bounds and (self._peer_fin or self.life == M.CLOSED)
 
     def close(self, now: float) -> None:
         """Active close (PROTOCOL.md 4, Host A), once every queued message is acknowledged."""

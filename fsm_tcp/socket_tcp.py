@@ -1,0 +1,275 @@
+"""``SocketTCP``: the course's blocking socket class, as a thin driver around the engine.
+
+Every method only pumps datagrams and timer expiries into a :class:`~fsm_tcp.engine.Connection`
+until the engine says the call is done; all protocol decisions are the engine's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import select
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .engine import Address, Config, Connection, Tracer
+from .errors import ConnectionClosed, FsmTcpError, InvalidArgument, MalformedSegment
+from .listener import Listener
+from .segment import encode, parse
+from .udp import SocketUDP
+
+_TIMER_KEYS = ("initial_rto", "min_rto", "max_rto", "max_retries", "mss", "secure",
+               "max_message_size", "receive_buffer")
+
+
+def _wait_readable(fds: list[int], timeout: float | None) -> list[int]:
+    """select() keeps microsecond timeouts (epoll and poll round up to milliseconds), which
+    matters when the RTO on loopback is a fraction of a millisecond."""
+    if timeout is not None and timeout <= 0:
+        timeout = 0.0
+    readable, _, _ = select.select(fds, [], [], timeout)
+    return readable
+
+
+class SocketTCP:
+    """bind / connect / accept / send / recv / close / recv_close over UDP (PROTOCOL.md)."""
+
+    def __init__(
+        self,
+        *,
+        loss_rate: float = 0.0,
+        dup_rate: float = 0.0,
+        seed: int | None = None,
+        debug: bool = False,
+        config: Config | None = None,
+        tracer: Tracer | None = None,
+        name: str = "",
+        **timers: Any,
+    ) -> None:
+        unknown = set(timers) - set(_TIMER_KEYS)
+        if unknown:
+            raise InvalidArgument(f"unknown SocketTCP option(s): {', '.join(sorted(unknown))}")
+        self.config = dataclasses.replace(config or Config(), **timers)
+        self.udp = SocketUDP(send_loss_rate=loss_rate, recv_loss_rate=loss_rate,
+                             dup_rate=dup_rate, seed=seed, debug=debug)
+        self.tracer = tracer
+        self.name = name
+        self._rng = random.Random(seed)
+        self.conn: Connection | None = None
+        self._listener: Listener | None = None
+        self._pending: list[SocketTCP] = []
+        self._children: dict[int, SocketTCP] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ course API
+    def bind(self, address: Address) -> None:
+        self.udp.bind(address)
+
+    def getsockname(self) -> Address:
+        return self.udp.getsockname()
+
+    def connect(self, address: Address) -> None:
+        conn = self._new_conn(self.name or "client")
+        conn.connect(tuple(address), time.monotonic())
+        self._pump(lambda: conn.is_established or conn.is_closed)
+        if not conn.is_established:
+            self._fail(conn)
+
+    def accept(self) -> tuple[SocketTCP, Address]:
+        """Wait for a client; the returned socket has its own port (PROTOCOL.md 2)."""
+        if self._listener is None:
+            self._listener = Listener(self.config, rng=self._rng, tracer_for=self._tracer_for)
+        while True:
+            for child in list(self._pending):
+                conn = child.conn
+                assert conn is not None
+                if conn.is_established:
+                    self._pending.remove(child)
+                    assert conn.peer is not None
+                    return child, conn.peer
+                if conn.is_closed:  # a half-open handshake that timed out
+                    self._pending.remove(child)
+                    child.udp.close()
+            self._accept_round()
+
+    def send(self, message: bytes) -> None:
+        """Returns once every byte of ``message`` has been acknowledged."""
+        conn = self._require_conn()
+        with self._lock:
+            conn.send(message, time.monotonic())
+        self._pump(lambda: not conn.sending or conn.is_closed)
+        if conn.error is not None:
+            raise conn.error
+
+    def recv(self, buff_size: int) -> bytes:
+        """min(unread bytes of the current message, buff_size) bytes; b"" once the peer closed."""
+        conn = self._require_conn()
+        got: list[bytes] = []
+
+        def ready() -> bool:  # called by _pump with the lock held
+            data = conn.receive(buff_size)
+            if data is not None:
+                got.append(data)
+            return data is not None
+
+        self._pump(ready)
+        return got[0]
+
+    def recv_message(self) -> bytes | None:
+        """The whole next message, or None at the end of the stream (an fsm_tcp extension)."""
+        conn = self._require_conn()
+        self._pump(lambda: conn.next_message_length() is not None or conn.at_eof)
+        size = conn.next_message_length()
+        if size is None:
+            return None
+        return self.recv(max(size, 1))  # recv(1) of a zero-length message returns b""
+
+    def close(self) -> None:
+        """Active close (PROTOCOL.md 4, Host A); also ends a listening socket."""
+        if self._closed:
+            return
+        conn = self.conn
+        if conn is not None and not conn.is_closed:
+            with self._lock:
+                conn.close(time.monotonic())
+            self._pump(lambda: conn.is_closed)
+        self._release()
+
+    def recv_close(self) -> None:
+        """Passive close (PROTOCOL.md 4, Host B): wait for FIN, answer, wait for the ACK."""
+        conn = self._require_conn()
+        with self._lock:
+            conn.expect_close(time.monotonic())
+        self._pump(lambda: conn.is_closed)
+        self._release()
+
+    # ------------------------------------------------------------------ course helpers
+    @staticmethod
+    def parse_segment(segment: bytes) -> dict[str, Any]:
+        """Bytes to ``{"SYN", "ACK", "FIN", "SEQ", "DATA"}`` (flags as 0/1, DATA as bytes)."""
+        seg = parse(segment)
+        return {"SYN": int(seg.syn), "ACK": int(seg.ack), "FIN": int(seg.fin),
+                "SEQ": seg.seq, "DATA": seg.data}
+
+    @staticmethod
+    def create_segment(fields: dict[str, Any]) -> bytes:
+        """The inverse of parse_segment; also takes the seed report's nested headers/body form."""
+        flat = dict(fields.get("headers", {}), **{k: v for k, v in fields.items() if k != "headers"})
+        try:
+            data = flat.get("DATA", flat.get("body", b""))
+            data = data.encode() if isinstance(data, str) else bytes(data)
+            return encode(bool(int(flat.get("SYN", 0))), bool(int(flat.get("ACK", 0))),
+                          bool(int(flat.get("FIN", 0))), int(flat.get("SEQ", flat.get("seq"))),
+                          data)
+        except (TypeError, ValueError) as exc:
+            raise MalformedSegment(f"cannot build a segment from {fields!r}: {exc}") from None
+
+    # ------------------------------------------------------------------ plumbing
+    def _new_conn(self, name: str) -> Connection:
+        if self.conn is not None or self._closed:
+            raise ConnectionClosed("this SocketTCP is already connected or closed")
+        self.conn = Connection(self.config, rng=self._rng, tracer=self.tracer, name=name)
+        return self.conn
+
+    def _tracer_for(self, _name: str) -> Tracer | None:
+        return self.tracer
+
+    def _require_conn(self) -> Connection:
+        if self.conn is None:
+            raise ConnectionClosed("not connected: call connect() or accept() first")
+        return self.conn
+
+    def _fail(self, conn: Connection) -> None:
+        self._release()
+        raise conn.error or ConnectionClosed("the connection closed")
+
+    def _release(self) -> None:
+        if not self._closed:
+            self._closed = True
+            for child in self._pending:
+                child.udp.close()
+            self.udp.close()
+
+    def _flush(self, conn: Connection) -> None:
+        for data, dst in conn.datagrams_to_send():
+            self.udp.sendto(data, dst)
+
+    def _pump(self, done: Callable[[], bool]) -> None:
+        """Feed datagrams and timer expiries to the engine until ``done()``."""
+        conn = self._require_conn()
+        fd = [self.udp.fileno()]
+        while True:
+            with self._lock:
+                if done():
+                    self._flush(conn)
+                    return
+                self._flush(conn)
+                timer = conn.get_timer()
+            if timer is None and conn.is_closed:
+                raise conn.error or ConnectionClosed("the connection is closed")
+            readable = _wait_readable(fd, None if timer is None else timer - time.monotonic())
+            with self._lock:
+                if readable:
+                    got = self.udp.recvfrom()
+                    if got is not None:
+                        conn.receive_datagram(got[0], got[1], time.monotonic())
+                conn.handle_timer(time.monotonic())
+
+    def _accept_round(self) -> None:
+        """One wait on the listener and every pending child socket, then timers."""
+        lst = self._listener
+        assert lst is not None
+        socks = {self.udp.fileno(): self} | {c.udp.fileno(): c for c in self._pending}
+        timers = [t for c in self._pending if c.conn and (t := c.conn.get_timer()) is not None]
+        wait = min(timers) - time.monotonic() if timers else None
+        for fd in _wait_readable(list(socks), wait):
+            owner = socks[fd]
+            got = owner.udp.recvfrom()
+            if got is None:
+                continue
+            if owner is self:
+                self._on_listener_datagram(lst, got[0], got[1])
+            elif owner.conn is not None:
+                owner.conn.receive_datagram(got[0], got[1], time.monotonic())
+        now = time.monotonic()
+        for child in self._pending:
+            assert child.conn is not None
+            child.conn.handle_timer(now)
+            child._flush(child.conn)
+
+    def _on_listener_datagram(self, lst: Listener, data: bytes, addr: Address) -> None:
+        new = lst.receive_datagram(data, addr, time.monotonic())
+        if new is not None:
+            child = SocketTCP(config=self.config, tracer=self.tracer, seed=self._rng.getrandbits(32))
+            child.udp.send_loss_rate = self.udp.send_loss_rate
+            child.udp.recv_loss_rate = self.udp.recv_loss_rate
+            child.udp.dup_rate = self.udp.dup_rate
+            child.udp.debug = self.udp.debug
+            child.udp.bind((self.getsockname()[0], 0))
+            child.conn = new
+            self._children[id(new)] = child
+            self._pending.append(child)
+            child._flush(new)
+            return
+        # routed to an existing connection (final ACK at L, duplicate SYN): answer from it
+        for key, child in list(self._children.items()):
+            if child._closed:
+                del self._children[key]
+            elif child.conn is not None and child.conn.peer == addr:
+                with child._lock:
+                    child._flush(child.conn)
+
+    def __enter__(self) -> SocketTCP:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.conn is not None and self.conn.is_established:
+                self.close()
+        except FsmTcpError:
+            pass
+        finally:
+            self._release()
