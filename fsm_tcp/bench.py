@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
+import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TextIO
 
 from .engine import Config
 from .sim import DROP, Fault, run_lifecycle
@@ -43,3 +47,158 @@ def sim_lifecycles(
         failures += not out.complete
         count += 1
     return SimResult(count, elapsed, failures)
+
+
+# ------------------------------------------------------------------ over real loopback UDP
+def _payload(size: int, seed: int = 7) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def _fsm_receiver(conn: Any, loss: float, seed: int) -> None:
+    """Child process: accept one connection, read one message, report its digest."""
+    from .socket_tcp import SocketTCP
+
+    server = SocketTCP(loss_rate=loss, seed=seed)
+    server.bind(("127.0.0.1", 0))
+    conn.send(server.getsockname())
+    child, _ = server.accept()
+    message = child.recv_message()
+    child.recv_close()
+    server.close()
+    conn.send(hashlib.sha256(message or b"").hexdigest())
+
+
+def _baseline_receiver(conn: Any, size: int) -> None:
+    """Child process: the plain stop-and-wait receiver."""
+    import socket
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    conn.send(rx.getsockname())
+    received = bytearray()
+    expected = 0
+    while len(received) < size:
+        data, addr = rx.recvfrom(65536)
+        seq, _, chunk = data.partition(b"|")
+        if int(seq) == expected:
+            received.extend(chunk)
+            expected += len(chunk)
+        rx.sendto(b"%d" % expected, addr)
+    rx.close()
+    conn.send(hashlib.sha256(received).hexdigest())
+
+
+def _in_peer_process(
+    target: Callable[..., None],
+    args: tuple[Any, ...],
+    send: Callable[[tuple[str, int]], float],
+    message: bytes,
+) -> float:
+    """Run the receiver in its own process (as a real peer is), time the sender here."""
+    ctx = multiprocessing.get_context("spawn")
+    here, there = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(there, *args), daemon=True)
+    proc.start()
+    try:
+        if not here.poll(30):
+            raise RuntimeError("benchmark receiver did not start")
+        elapsed = send(here.recv())
+        if not here.poll(60) or here.recv() != hashlib.sha256(message).hexdigest():
+            raise RuntimeError("benchmark transfer was not byte-exact")
+        return elapsed
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def fsm_transfer(message: bytes, loss: float = 0.0, seed: int = 1) -> float:
+    """Seconds for SocketTCP.send() of ``message`` to a SocketTCP receiver in another process."""
+    from .socket_tcp import SocketTCP
+
+    def send(address: tuple[str, int]) -> float:
+        client = SocketTCP(loss_rate=loss, seed=seed + 1)
+        try:
+            client.connect(address)
+            start = time.perf_counter()
+            client.send(message)
+            elapsed = time.perf_counter() - start
+            client.close()
+            return elapsed
+        finally:
+            client.close()
+
+    return _in_peer_process(_fsm_receiver, (loss, seed), send, message)
+
+
+def baseline_transfer(message: bytes, mss: int = 16) -> float:
+    """A plain stop-and-wait UDP sender/receiver: the cheapest correct thing to compare with.
+
+    Each datagram carries an ASCII sequence number and up to ``mss`` bytes; the receiver
+    acknowledges each one; the sender waits for that ACK (retransmitting after 50 ms).
+    """
+    import socket
+
+    def send(dst: tuple[str, int]) -> float:
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx.settimeout(0.05)
+        start = time.perf_counter()
+        for off in range(0, len(message), mss):
+            chunk = message[off : off + mss]
+            want = b"%d" % (off + len(chunk))
+            while True:
+                tx.sendto(b"%d|%b" % (off, chunk), dst)
+                try:
+                    if tx.recvfrom(64)[0] == want:
+                        break
+                except TimeoutError:
+                    continue
+        elapsed = time.perf_counter() - start
+        tx.close()
+        return elapsed
+
+    return _in_peer_process(_baseline_receiver, (len(message),), send, message)
+
+
+def _best(fn: Callable[[], float], runs: int = 3) -> float:
+    return min(fn() for _ in range(runs))
+
+
+def run_all(size: int, loss_size: int, sim_seconds: float, out: TextIO) -> dict[str, float]:
+    """Everything ``fsm-tcp bench`` prints, measured in this one run."""
+    import platform
+
+    results: dict[str, float] = {}
+    print(
+        f"fsm-tcp bench on {platform.machine()} {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs",
+        file=out,
+    )
+    message = _payload(size)
+    base = _best(lambda: baseline_transfer(message))
+    ours = _best(lambda: fsm_transfer(message))
+    results["goodput_ratio"] = base / ours
+    print(
+        f"1. {size} B, no loss, 16-byte segments: fsm_tcp {size / ours / 1e3:.0f} kB/s, "
+        f"plain stop-and-wait {size / base / 1e3:.0f} kB/s -> ratio {base / ours:.2f} "
+        f"(goal >= 0.70)",
+        file=out,
+    )
+    small = _payload(loss_size, 9)
+    clean = _best(lambda: fsm_transfer(small))
+    lossy = sorted(fsm_transfer(small, loss=0.2, seed=s) for s in range(3))[1]
+    results["loss_ratio"] = lossy / clean
+    print(
+        f"2. {loss_size} B at 20% loss each way: {lossy:.3f} s vs {clean:.3f} s without loss"
+        f" -> {lossy / clean:.1f}x (goal < 10x; median of 3 seeds)",
+        file=out,
+    )
+    sims = sorted(sim_lifecycles(sim_seconds / 3 or 0.1, seed=s).per_second for s in range(3))
+    results["sim_per_second"] = sims[1]
+    print(
+        f"3. simulator: {sims[1]:.0f} lifecycles/s (handshake, 1 KiB, teardown, 20% loss"
+        f" each way; median of 3) (goal >= 300)",
+        file=out,
+    )
+    return results

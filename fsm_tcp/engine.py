@@ -53,7 +53,7 @@ class Config:
     #: loopback, where a lost SYN should not cost a second. Set 1.0 for the RFC's value.
     initial_rto: float = 0.25
     #: RFC 6298 (2.4) suggests 1 s; the RTT estimate keeps a low floor safe on slow paths.
-    min_rto: float = 0.001
+    min_rto: float = 0.0002
     max_rto: float = 4.0
     granularity: float = 0.0001
     #: Retransmissions of one segment (handshake or data) before ConnectionTimeout.
@@ -140,6 +140,7 @@ class Connection:
         name: str = "",
     ) -> None:
         self.config = cfg = config or Config()
+        self._mss = cfg.mss
         self.name = name
         self.tracer = tracer
         self._rng = rng or random.Random()
@@ -147,7 +148,7 @@ class Connection:
         self.life = M.LIFECYCLE.initial
         self.tx = M.SENDER.initial
         self.rx = M.RECEIVER.initial
-        self.peer: Address | None = None
+        self._peer_addr: Address = ()  # () until known; hot paths read it unchecked
         self.error: FsmTcpError | None = None
         self.stats = Stats()
         self.rto = RtoEstimator(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.granularity)
@@ -247,6 +248,13 @@ class Connection:
             bounds[0] -= want
         return out
 
+    @property
+    def send_progress(self) -> tuple[int, int]:
+        """(bytes acknowledged, length) of the message being sent; (0, 0) when idle."""
+        if self.tx == M.TX_DATA:
+            return self._tx_off - (self._tx_end - self.seq), len(self._tx_msg)
+        return 0, len(self._tx_msg)
+
     def next_message_length(self) -> int | None:
         """Length of the next unread message once its length segment is in, else None."""
         return self._rx_bounds[0] if self._rx_bounds else None
@@ -329,6 +337,15 @@ class Connection:
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
+
+    @property
+    def peer(self) -> Address | None:
+        """The address this connection talks to (the server's connection socket, for a client)."""
+        return self._peer_addr or None
+
+    @peer.setter
+    def peer(self, address: Address) -> None:
+        self._peer_addr = tuple(address)
 
     @property
     def is_closed(self) -> bool:
@@ -420,9 +437,10 @@ class Connection:
     def _answered(self) -> None:
         """The segment in flight was acknowledged: sample RTT (Karn's rule), reset back-off."""
         if RtoEstimator.karn_ok(self._retransmitted):
-            self.rto.sample(self._now - self._sent_at)
+            self.rto.sample(self._now - self._sent_at)  # a sample also ends the back-off
             self.stats.rtt_samples += 1
-        self.rto.reset_backoff()
+        else:
+            self.rto.reset_backoff()
         self._retries = 0
         self._deadline = None
 
@@ -448,13 +466,22 @@ class Connection:
             self._send_chunk()
 
     def _send_chunk(self) -> None:
-        off = self._tx_off
-        chunk = self._tx_msg[off : off + self.config.mss]
-        self._tx_off = off + len(chunk)
-        self._tx_end = self.seq + len(chunk)
-        self._tx_pkt = b"0|||0|||0|||%d|||%b" % (self.seq, chunk)
-        self.stats.payload_bytes_sent += len(chunk)
-        self._send_timed(self._tx_pkt)
+        """The sender's per-segment path: _send_timed() inlined, as it runs once per chunk."""
+        off, seq, now = self._tx_off, self.seq, self._now
+        chunk = self._tx_msg[off : off + self._mss]
+        n = len(chunk)
+        self._tx_off = off + n
+        self._tx_end = seq + n
+        self._tx_pkt = pkt = b"0|||0|||0|||%d|||%b" % (seq, chunk)
+        stats = self.stats
+        stats.payload_bytes_sent += n
+        stats.segments_sent += 1
+        self._sent_at = now
+        self._retransmitted = False
+        self._out.append((pkt, self._peer_addr))
+        self._deadline = now + self.rto.rto
+        if self.tracer is not None:
+            self._trace_segment("send", parse(pkt))
 
     def _on_data(self, seg: Segment) -> None:
         """A data or length segment in ESTABLISHED: the hot path of a receiver."""
@@ -500,9 +527,12 @@ class Connection:
             self._ack(self._rcv_nxt)
             return
         self._rx_buf += seg.data
-        self.seq = self._rcv_nxt = self.seq + n
+        self.seq = self._rcv_nxt = seq = self.seq + n
         self._rx_remaining -= n
-        self._ack(self.seq)
+        self._out.append((b"0|||1|||0|||%d|||" % seq, self._peer_addr))  # _ack(), inlined
+        self.stats.segments_sent += 1
+        if self.tracer is not None:
+            self._trace_segment("send", Segment(False, True, False, seq))
         if self._deadline is not None:
             self._peer_alive()
         if self._rx_remaining == 0:

@@ -20,8 +20,16 @@ from .listener import Listener
 from .segment import encode, parse
 from .udp import SocketUDP
 
-_TIMER_KEYS = ("initial_rto", "min_rto", "max_rto", "max_retries", "mss", "secure",
-               "max_message_size", "receive_buffer")
+_TIMER_KEYS = (
+    "initial_rto",
+    "min_rto",
+    "max_rto",
+    "max_retries",
+    "mss",
+    "secure",
+    "max_message_size",
+    "receive_buffer",
+)
 
 
 def _wait_readable(fds: list[int], timeout: float | None) -> list[int]:
@@ -52,10 +60,13 @@ class SocketTCP:
         if unknown:
             raise InvalidArgument(f"unknown SocketTCP option(s): {', '.join(sorted(unknown))}")
         self.config = dataclasses.replace(config or Config(), **timers)
-        self.udp = SocketUDP(send_loss_rate=loss_rate, recv_loss_rate=loss_rate,
-                             dup_rate=dup_rate, seed=seed, debug=debug)
+        # Loss on sends only: each datagram then crosses exactly one loss draw, so
+        # ``loss_rate`` is the probability it is lost, in each direction.
+        self.udp = SocketUDP(send_loss_rate=loss_rate, dup_rate=dup_rate, seed=seed, debug=debug)
         self.tracer = tracer
         self.name = name
+        if tracer is not None:
+            self.udp.on_fault = self._trace_fault
         self._rng = random.Random(seed)
         self.conn: Connection | None = None
         self._listener: Listener | None = None
@@ -95,12 +106,21 @@ class SocketTCP:
                     child.udp.close()
             self._accept_round()
 
-    def send(self, message: bytes) -> None:
-        """Returns once every byte of ``message`` has been acknowledged."""
+    def send(self, message: bytes, progress: Callable[[int, int], None] | None = None) -> None:
+        """Returns once every byte of ``message`` has been acknowledged.
+
+        ``progress(acked, total)``, if given, is called as acknowledgements come in.
+        """
         conn = self._require_conn()
         with self._lock:
             conn.send(message, time.monotonic())
-        self._pump(lambda: not conn.sending or conn.is_closed)
+
+        def done() -> bool:
+            if progress is not None:
+                progress(*conn.send_progress)
+            return not conn.sending or conn.is_closed
+
+        self._pump(done)
         if conn.error is not None:
             raise conn.error
 
@@ -151,19 +171,30 @@ class SocketTCP:
     def parse_segment(segment: bytes) -> dict[str, Any]:
         """Bytes to ``{"SYN", "ACK", "FIN", "SEQ", "DATA"}`` (flags as 0/1, DATA as bytes)."""
         seg = parse(segment)
-        return {"SYN": int(seg.syn), "ACK": int(seg.ack), "FIN": int(seg.fin),
-                "SEQ": seg.seq, "DATA": seg.data}
+        return {
+            "SYN": int(seg.syn),
+            "ACK": int(seg.ack),
+            "FIN": int(seg.fin),
+            "SEQ": seg.seq,
+            "DATA": seg.data,
+        }
 
     @staticmethod
     def create_segment(fields: dict[str, Any]) -> bytes:
         """The inverse of parse_segment; also takes the seed report's nested headers/body form."""
-        flat = dict(fields.get("headers", {}), **{k: v for k, v in fields.items() if k != "headers"})
+        flat: dict[str, Any] = dict(
+            fields.get("headers", {}), **{k: v for k, v in fields.items() if k != "headers"}
+        )
         try:
-            data = flat.get("DATA", flat.get("body", b""))
+            data: Any = flat.get("DATA", flat.get("body", b""))
             data = data.encode() if isinstance(data, str) else bytes(data)
-            return encode(bool(int(flat.get("SYN", 0))), bool(int(flat.get("ACK", 0))),
-                          bool(int(flat.get("FIN", 0))), int(flat.get("SEQ", flat.get("seq"))),
-                          data)
+            return encode(
+                bool(int(flat.get("SYN", 0))),
+                bool(int(flat.get("ACK", 0))),
+                bool(int(flat.get("FIN", 0))),
+                int(flat.get("SEQ", flat.get("seq", "missing SEQ"))),
+                data,
+            )
         except (TypeError, ValueError) as exc:
             raise MalformedSegment(f"cannot build a segment from {fields!r}: {exc}") from None
 
@@ -173,6 +204,27 @@ class SocketTCP:
             raise ConnectionClosed("this SocketTCP is already connected or closed")
         self.conn = Connection(self.config, rng=self._rng, tracer=self.tracer, name=name)
         return self.conn
+
+    def _trace_fault(self, kind: str, data: bytes, _address: Address) -> None:
+        """Loss and duplication marks for the trace (the engine never sees those datagrams)."""
+        assert self.tracer is not None
+        conn = self.conn
+        record: dict[str, Any] = {
+            "t": time.monotonic(),
+            "conn": conn.name if conn else "",
+            "kind": "lost" if kind.startswith("lost") else "send",
+            "mark": kind,
+        }
+        try:
+            seg = parse(data)
+            record.update(
+                flags=seg.flags(), seq=seg.seq, data=seg.data[:24].hex(), length=len(seg.data)
+            )
+        except MalformedSegment:
+            record.update(flags="?", seq=-1, data="", length=len(data))
+        if conn is not None:
+            record.update(life=conn.life, tx=conn.tx, rx=conn.rx)
+        self.tracer(record)
 
     def _tracer_for(self, _name: str) -> Tracer | None:
         return self.tracer
@@ -200,7 +252,7 @@ class SocketTCP:
     def _pump(self, done: Callable[[], bool]) -> None:
         """Feed datagrams and timer expiries to the engine until ``done()``."""
         conn = self._require_conn()
-        fd = [self.udp.fileno()]
+        recv_wait = self.udp.recv_wait
         while True:
             with self._lock:
                 if done():
@@ -210,12 +262,12 @@ class SocketTCP:
                 timer = conn.get_timer()
             if timer is None and conn.is_closed:
                 raise conn.error or ConnectionClosed("the connection is closed")
-            readable = _wait_readable(fd, None if timer is None else timer - time.monotonic())
+            got = recv_wait(None if timer is None else timer - time.monotonic())
             with self._lock:
-                if readable:
-                    got = self.udp.recvfrom()
-                    if got is not None:
-                        conn.receive_datagram(got[0], got[1], time.monotonic())
+                if got is not None:
+                    conn.receive_datagram(got[0], got[1], time.monotonic())
+                    # answer first: the peer waits on this datagram, bookkeeping can wait
+                    self._flush(conn)
                 conn.handle_timer(time.monotonic())
 
     def _accept_round(self) -> None:
@@ -243,7 +295,9 @@ class SocketTCP:
     def _on_listener_datagram(self, lst: Listener, data: bytes, addr: Address) -> None:
         new = lst.receive_datagram(data, addr, time.monotonic())
         if new is not None:
-            child = SocketTCP(config=self.config, tracer=self.tracer, seed=self._rng.getrandbits(32))
+            child = SocketTCP(
+                config=self.config, tracer=self.tracer, seed=self._rng.getrandbits(32)
+            )
             child.udp.send_loss_rate = self.udp.send_loss_rate
             child.udp.recv_loss_rate = self.udp.recv_loss_rate
             child.udp.dup_rate = self.udp.dup_rate

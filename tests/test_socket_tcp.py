@@ -71,8 +71,9 @@ def test_accept_returns_a_socket_on_a_new_port() -> None:
         assert child.getsockname() != server.getsockname()
         assert address[1] == client.getsockname()[1]  # the client is unbound: 0.0.0.0:port
         assert client.conn is not None and client.conn.peer == child.getsockname()
+        reader = spawn(lambda: child.recv(100))  # a blocking socket works only inside calls
         client.send(b"\x00|||\xff")  # bytes, never text
-        assert child.recv(100) == b"\x00|||\xff"
+        assert reader.outcome() == b"\x00|||\xff"
     finally:
         closer = spawn(child.recv_close)
         client.close()

@@ -1,0 +1,68 @@
+"""``--trace FILE``: one JSON object per line per engine event, and a live console view.
+
+Each record carries the time, the connection, the kind (send, recv, transition, malformed,
+lost), the segment fields or the transition, and the three machine states at that moment.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any, TextIO
+
+
+class TraceWriter:
+    """Thread-safe JSON-lines sink; times are seconds since the writer was made."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._lock = threading.Lock()
+        self._t0: float | None = None
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            if self._t0 is None:
+                self._t0 = record["t"]
+            rec = dict(record, t=round(record["t"] - self._t0, 6))
+            self.stream.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+class Console:
+    """Prints the conversation as it happens: one line per segment, loss and state change."""
+
+    def __init__(self, stream: TextIO | None = None, transitions: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.transitions = transitions
+        self._t0: float | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, r: dict[str, Any]) -> None:
+        if self._t0 is None:
+            self._t0 = r["t"]
+        line = self.format(r)
+        if line:
+            with self._lock:
+                print(line, file=self.stream)
+
+    def format(self, r: dict[str, Any]) -> str | None:
+        t = f"{r['t'] - (self._t0 or 0.0):8.4f}"
+        who = f"{r['conn']:<9}"
+        kind = r["kind"]
+        if kind in ("send", "recv", "lost"):
+            arrow = {"send": "->", "recv": "<-", "lost": "xx"}[kind]
+            data = bytes.fromhex(r.get("data", ""))
+            shown = repr(data[:16])[2:-1] if data else ""
+            mark = f" ({r['mark']})" if r.get("mark") else ""
+            return (
+                f"{t} {who} {arrow} {r['flags']:<7} seq={r['seq']:<6} "
+                f"len={r.get('length', 0):<3} {shown}{mark}"
+            )
+        if kind == "transition" and self.transitions and r["src"] != r["dst"]:
+            return f"{t} {who}    [{r['machine']}] {r['src']} --{r['trigger']}--> {r['dst']}"
+        if kind == "malformed":
+            return f"{t} {who} !! malformed datagram dropped: {r.get('why')}"
+        return None
