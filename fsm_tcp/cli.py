@@ -104,6 +104,31 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="print every datagram sent, received or lost, on stderr",
     )
     p.add_argument("--trace", metavar="FILE", help="write one JSON object per event to FILE")
+    p.add_argument(
+        "--initial-rto",
+        type=non_negative,
+        default=None,
+        metavar="S",
+        help="retransmission timeout before the first RTT sample (seconds)",
+    )
+    p.add_argument(
+        "--max-retries",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="retransmissions of one segment before giving up",
+    )
+
+
+def _timers(args: argparse.Namespace) -> dict[str, Any]:
+    timers: dict[str, Any] = {}
+    if args.initial_rto is not None:
+        if args.initial_rto <= 0:
+            raise UsageError("--initial-rto must be > 0")
+        timers["initial_rto"] = args.initial_rto
+    if args.max_retries is not None:
+        timers["max_retries"] = args.max_retries
+    return timers
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,7 +253,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sinks = _Sinks(args.trace, None)
     out = _open_output(args.output)
     server = SocketTCP(
-        loss_rate=args.loss, seed=args.seed, debug=args.debug, tracer=sinks.tracer(), name="server"
+        loss_rate=args.loss,
+        seed=args.seed,
+        debug=args.debug,
+        tracer=sinks.tracer(),
+        name="server",
+        **_timers(args),
     )
     try:
         host = resolve(args.host)
@@ -305,7 +335,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     host = resolve(args.host)
     sinks = _Sinks(args.trace, None)
     sock = SocketTCP(
-        loss_rate=args.loss, seed=args.seed, debug=args.debug, tracer=sinks.tracer(), name="client"
+        loss_rate=args.loss,
+        seed=args.seed,
+        debug=args.debug,
+        tracer=sinks.tracer(),
+        name="client",
+        **_timers(args),
     )
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     start = time.monotonic()

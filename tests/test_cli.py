@@ -1,0 +1,160 @@
+"""The fsm-tcp command end to end, as subprocesses on 127.0.0.1, each one ended by the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CMD = [sys.executable, "-m", "fsm_tcp"]
+
+
+@contextmanager
+def background(*args: str) -> Iterator[subprocess.Popen[bytes]]:
+    proc = subprocess.Popen([*CMD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def announced_port(proc: subprocess.Popen[bytes]) -> int:
+    """Read stderr lines until the program says where it listens."""
+    assert proc.stderr is not None
+    line = proc.stderr.readline().decode()
+    match = re.search(r"(?:listening on|proxy on) [\d.]+:(\d+)", line)
+    assert match, f"no address announced: {line!r}"
+    return int(match.group(1))
+
+
+def run(
+    *args: str, stdin: bytes | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*CMD, *args], input=stdin, capture_output=True, timeout=timeout)
+
+
+def test_a_random_binary_mebibyte_through_serve_and_send(tmp_path: Path) -> None:
+    data = os.urandom(1 << 20)
+    src, dst, trace = tmp_path / "in.bin", tmp_path / "out.bin", tmp_path / "trace.jsonl"
+    src.write_bytes(data)
+    with background("serve", "--port", "0", "--once", "--output", str(dst)) as server:
+        port = announced_port(server)
+        sent = run("send", "127.0.0.1", str(port), str(src), "--trace", str(trace))
+        assert sent.returncode == 0, sent.stderr
+        assert server.wait(60) == 0
+    assert dst.read_bytes() == data
+    assert b"all acknowledged" in sent.stderr
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    kinds = {r["kind"] for r in records}
+    assert {"send", "recv", "transition"} <= kinds
+    first = next(r for r in records if r["kind"] == "transition")
+    assert {"t", "conn", "machine", "trigger", "src", "dst", "life", "tx", "rx"} <= set(first)
+
+
+def test_256_kib_through_the_proxy_with_loss_duplication_and_reordering(tmp_path: Path) -> None:
+    data = os.urandom(256 << 10)
+    src, dst = tmp_path / "in.bin", tmp_path / "out.bin"
+    src.write_bytes(data)
+    with background("serve", "--port", "0", "--once", "--output", str(dst)) as server:
+        port = announced_port(server)
+        with background(
+            "proxy",
+            "--listen",
+            "0",
+            "--to",
+            f"127.0.0.1:{port}",
+            "--loss",
+            "0.2",
+            "--dup",
+            "0.05",
+            "--reorder",
+            "0.05",
+            "--seed",
+            "3",
+        ) as proxy:
+            proxy_port = announced_port(proxy)
+            sent = run("send", "127.0.0.1", str(proxy_port), str(src), timeout=240)
+            assert sent.returncode == 0, sent.stderr
+            assert server.wait(60) == 0
+            proxy.terminate()
+            assert proxy.wait(10) == 0
+            assert proxy.stderr is not None
+            summary = proxy.stderr.read().decode()
+    assert dst.read_bytes() == data
+    dropped, duplicated, reordered = (
+        int(x) for x in re.findall(r"(\d+) dropped, (\d+) duplicated, (\d+) reordered", summary)[0]
+    )
+    assert dropped > 0 and duplicated > 0 and reordered > 0
+
+
+def test_stdin_to_stdout_with_zero_bytes() -> None:
+    with background("serve", "--port", "0", "--once") as server:
+        port = announced_port(server)
+        assert run("send", "127.0.0.1", str(port), stdin=b"").returncode == 0
+        out, _ = server.communicate(timeout=30)
+        assert server.returncode == 0 and out == b""
+
+
+def test_demo_runs_with_no_flags_and_verifies() -> None:
+    result = run("demo", "--size", "256")
+    assert result.returncode == 0, result.stderr
+    assert b"byte-exact" in result.stdout and b"retransmissions" in result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess[bytes]) -> str:
+    err = result.stderr.decode()
+    assert result.returncode != 0
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_port_in_use_is_one_line() -> None:
+    with background("serve", "--port", "0") as server:
+        port = announced_port(server)
+        line = one_line_error(run("serve", "--port", str(port)))
+    assert "cannot listen" in line and "in use" in line
+
+
+def test_unreadable_file_is_one_line(tmp_path: Path) -> None:
+    line = one_line_error(run("send", "127.0.0.1", "9", str(tmp_path / "missing")))
+    assert "cannot read" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["send", "127.0.0.1", "99999"],
+        ["serve", "--loss", "2"],
+        ["proxy", "--listen", "1"],
+        ["demo", "--size", "-3"],
+        ["bogus"],
+        ["proxy", "--listen", "0", "--to", "nohost"],
+    ],
+)
+def test_bad_options_are_one_line(args: list[str]) -> None:
+    assert one_line_error(run(*args)).startswith("fsm-tcp: error:")
+
+
+def test_unreachable_peer_is_one_line() -> None:
+    line = one_line_error(
+        run("send", "127.0.0.1", "9", "--initial-rto", "0.02", "--max-retries", "2", stdin=b"hello")
+    )
+    assert "timed out" in line
