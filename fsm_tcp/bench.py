@@ -201,4 +201,42 @@ def run_all(size: int, loss_size: int, sim_seconds: float, out: TextIO) -> dict[
         f" each way; median of 3) (goal >= 300)",
         file=out,
     )
+    mem = memory_per_connection()
+    results["bytes_per_connection"] = mem
+    print(f"4. memory: {mem / 1024:.1f} KiB of Python heap per open connection "
+          "(asyncio driver, idle, tracemalloc)", file=out)
     return results
+
+
+def memory_per_connection(n: int = 200) -> float:
+    """Bytes of Python heap per open, idle server-side connection of the asyncio driver."""
+    import asyncio
+    import tracemalloc
+
+    from .aio import AsyncConnection, AsyncServer, open_connection
+
+    async def measure() -> float:
+        release = asyncio.Event()
+
+        async def idle(conn: AsyncConnection) -> None:
+            await release.wait()
+
+        server = AsyncServer(idle)
+        address = await server.start()
+        clients = [await open_connection(address) for _ in range(n)]  # warm-up allocations
+        while len(server.connections) < n:
+            await asyncio.sleep(0.01)
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        more = [await open_connection(address) for _ in range(n)]
+        while len(server.connections) < 2 * n:
+            await asyncio.sleep(0.01)
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        release.set()
+        for c in clients + more:
+            c.release()
+        await server.close()
+        return (after - before) / (2 * n)  # each new pair is one client and one server end
+
+    return asyncio.run(measure())
