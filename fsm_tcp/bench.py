@@ -203,8 +203,11 @@ def run_all(size: int, loss_size: int, sim_seconds: float, out: TextIO) -> dict[
     )
     mem = memory_per_connection()
     results["bytes_per_connection"] = mem
-    print(f"4. memory: {mem / 1024:.1f} KiB of Python heap per open connection "
-          "(asyncio driver, idle, tracemalloc)", file=out)
+    print(
+        f"4. memory: {mem / 1024:.1f} KiB of Python heap per open connection "
+        "(asyncio driver, idle, tracemalloc)",
+        file=out,
+    )
     return results
 
 

@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, NoReturn, TextIO
 
 from .engine import Tracer
@@ -36,44 +36,29 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text}")
-    return value
+def _number(
+    convert: Callable[[str], float], what: str, ok: Callable[[float], bool], bound: str
+) -> Callable[[str], Any]:
+    """An argparse type: convert, then check a bound; both failures say what was wrong."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{bound}, got {text}")
+        return value
+
+    return parse
 
 
-def port_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+probability = _number(
+    float, "a number", lambda v: 0.0 <= v <= 1.0, "must be a probability in [0, 1]"
+)
+port_number = _number(int, "a port number", lambda v: 0 <= v <= 65535, "port must be 0..65535")
+positive_int = _number(int, "a whole number", lambda v: v >= 0, "must be >= 0")
+non_negative = _number(float, "a number", lambda v: v >= 0, "must be >= 0")
 
 
 def host_port(text: str) -> tuple[str, int]:
@@ -117,6 +102,18 @@ def _common(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="retransmissions of one segment before giving up",
+    )
+
+
+def _socket(args: argparse.Namespace, sinks: _Sinks, name: str) -> SocketTCP:
+    """The SocketTCP that serve and send build from the common options."""
+    return SocketTCP(
+        loss_rate=args.loss,
+        seed=args.seed,
+        debug=args.debug,
+        tracer=sinks.tracer(),
+        name=name,
+        **_timers(args),
     )
 
 
@@ -252,14 +249,7 @@ def _open_output(path: str) -> BinaryIO:
 def cmd_serve(args: argparse.Namespace) -> int:
     sinks = _Sinks(args.trace, None)
     out = _open_output(args.output)
-    server = SocketTCP(
-        loss_rate=args.loss,
-        seed=args.seed,
-        debug=args.debug,
-        tracer=sinks.tracer(),
-        name="server",
-        **_timers(args),
-    )
+    server = _socket(args, sinks, "server")
     try:
         host = resolve(args.host)
         try:
@@ -334,14 +324,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     data = _read_input(args.file)
     host = resolve(args.host)
     sinks = _Sinks(args.trace, None)
-    sock = SocketTCP(
-        loss_rate=args.loss,
-        seed=args.seed,
-        debug=args.debug,
-        tracer=sinks.tracer(),
-        name="client",
-        **_timers(args),
-    )
+    sock = _socket(args, sinks, "client")
     bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     start = time.monotonic()
     try:
