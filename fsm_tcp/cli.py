@@ -174,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jitter", type=non_negative, default=0.0, metavar="MS")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_proxy)
+
+    p = sub.add_parser("diagram", help="draw every state machine from its table")
+    p.add_argument("--format", choices=["mermaid"], default="mermaid")
+    p.add_argument("--out", default="diagrams", metavar="DIR")
+    p.set_defaults(func=cmd_diagram)
     return parser
 
 
@@ -428,6 +433,20 @@ def cmd_proxy(args: argparse.Namespace) -> int:
         f"{s.duplicated} duplicated, {s.reordered} reordered, {s.sessions} session(s)",
         file=sys.stderr,
     )
+    return 0
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .render import write_diagrams
+
+    try:
+        paths = write_diagrams(Path(args.out))
+    except OSError as exc:
+        raise InvalidArgument(f"cannot write diagrams to {args.out}: {exc.strerror}") from None
+    for path in paths:
+        print(path)
     return 0
 
 

@@ -233,10 +233,14 @@ def build(table: Table, model: Any = None, **kwargs: Any) -> Machine:
     Diagrams pass their own Machine class and options through ``kwargs``.
     """
     machine_cls = kwargs.pop("machine_cls", Machine)
+    # Diagrams draw internal transitions as loops: transitions' renderers omit them, and the
+    # desync recoveries (rx_duplicate, rcv_data while closing) are internal ones.
+    loops = kwargs.pop("internal_as_loops", False)
+    rows = [dict(t, dest=t["dest"] or t["source"]) if loops else dict(t) for t in table.transitions]
     machine: Machine = machine_cls(
         model=model,
         states=[{"name": s, "on_enter": table.on_enter} for s in table.states],
-        transitions=[dict(t) for t in table.transitions],
+        transitions=rows,
         initial=table.initial,
         auto_transitions=False,
         model_attribute=table.attribute,

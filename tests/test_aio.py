@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from fsm_tcp.aio import AsyncConnection, AsyncServer, open_connection
-from fsm_tcp.errors import ConnectionTimeout
 from fsm_tcp.engine import Config
+from fsm_tcp.errors import ConnectionTimeout
 
 CLIENTS = Path(__file__).with_name("aio_clients.py")
 
