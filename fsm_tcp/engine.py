@@ -504,7 +504,10 @@ class Connection:
     def _stale_or_ahead(self, seg: Segment) -> None:
         if seg.seq < self._rcv_nxt or (seg.seq < self.seq and self.tx == M.TX_IDLE):
             self.stats.duplicates_received += 1
-            self._fire("receiver", "rx_duplicate")
+            if self.rx == M.RX_DATA:
+                self.reack_stale()  # same stage on both sides: bookkeeping, no trigger
+            else:
+                self._fire("receiver", "rx_duplicate")  # desync (b): declared
         else:
             self.stats.out_of_window += 1  # PROTOCOL.md 3: dropped, and re-ACKed
             self._ack(self._rcv_nxt)

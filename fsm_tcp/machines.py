@@ -214,8 +214,9 @@ RECEIVER = Table(
         _t("rx_last_chunk", RX_DATA, RX_LENGTH, after="finish_message"),
         # Desync (b): the ACK of an earlier segment was lost, the sender repeats it while
         # this side has moved on (to the next message, or to waiting for FIN): re-ACK it.
+        # A repeated chunk inside RX_DATA is no desync, the stage is the same on both
+        # sides: the engine re-ACKs it as bookkeeping.
         _t("rx_duplicate", RX_LENGTH, None, after="reack_stale"),
-        _t("rx_duplicate", RX_DATA, None, after="reack_stale"),
         _t("rx_truncate", RX_DATA, RX_LENGTH, after="note_truncated"),
     ),
 )
