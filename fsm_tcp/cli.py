@@ -197,8 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def say(message: str) -> None:
+    """One line on stderr, prefixed with the program name, flushed (tests read it live)."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
 def _fail(message: str, code: int) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    say(f"error: {message}")
     return code
 
 
@@ -262,7 +267,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise InvalidArgument(f"cannot listen on {host}:{args.port}: {exc.strerror}") from None
         bound = server.getsockname()
-        print(f"{PROG}: listening on {bound[0]}:{bound[1]}", file=sys.stderr, flush=True)
+        say(f"listening on {bound[0]}:{bound[1]}")
         while True:
             status = _serve_one(server, out)
             if args.once:
@@ -285,11 +290,11 @@ def _serve_one(server: SocketTCP, out: BinaryIO) -> int:
             total += len(message)
         conn.recv_close()
     except FsmTcpError as exc:
-        print(f"{PROG}: {peer[0]}:{peer[1]}: {exc}", file=sys.stderr)
+        say(f"{peer[0]}:{peer[1]}: {exc}")
         return 1
     finally:
         conn.close()
-    print(f"{PROG}: {peer[0]}:{peer[1]}: {count} message(s), {total} bytes", file=sys.stderr)
+    say(f"{peer[0]}:{peer[1]}: {count} message(s), {total} bytes")
     return 0
 
 
@@ -344,10 +349,9 @@ def cmd_send(args: argparse.Namespace) -> int:
         sinks.close()
     conn = sock.conn
     retx = conn.stats.retransmissions if conn else 0
-    print(
-        f"{PROG}: sent {len(data)} bytes in {time.monotonic() - start:.3f} s, all "
-        f"acknowledged ({retx} retransmissions)",
-        file=sys.stderr,
+    say(
+        f"sent {len(data)} bytes in {time.monotonic() - start:.3f} s, all "
+        f"acknowledged ({retx} retransmissions)"
     )
     return 0
 
@@ -428,10 +432,9 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     proxy = FaultProxy((resolve(args.host), args.listen), target, faults, seed=args.seed)
     asyncio.run(_run_proxy(proxy))
     s = proxy.stats
-    print(
-        f"{PROG}: proxy stopped: {s.forwarded} forwarded, {s.dropped} dropped, "
-        f"{s.duplicated} duplicated, {s.reordered} reordered, {s.sessions} session(s)",
-        file=sys.stderr,
+    say(
+        f"proxy stopped: {s.forwarded} forwarded, {s.dropped} dropped, "
+        f"{s.duplicated} duplicated, {s.reordered} reordered, {s.sessions} session(s)"
     )
     return 0
 
@@ -457,11 +460,7 @@ async def _run_proxy(proxy: Any) -> None:
         raise InvalidArgument(
             f"cannot listen on {proxy.listen_addr[0]}:{proxy.listen_addr[1]}: {exc.strerror}"
         ) from None
-    print(
-        f"{PROG}: proxy on {address[0]}:{address[1]} -> {proxy.target[0]}:{proxy.target[1]}",
-        file=sys.stderr,
-        flush=True,
-    )
+    say(f"proxy on {address[0]}:{address[1]} -> {proxy.target[0]}:{proxy.target[1]}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
