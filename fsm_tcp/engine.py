@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import machines as M
@@ -125,7 +125,6 @@ class Stats:
     window_full: int = 0
     rtt_samples: int = 0
     transitions: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class Connection:
@@ -283,7 +282,7 @@ class Connection:
         """Feed one datagram that arrived from ``addr``."""
         self._now = now
         stats = self.stats
-        if addr != self.peer and not self._may_adopt(addr):
+        if addr != self._peer_addr and not self._may_adopt(addr):
             stats.foreign += 1
             return
         try:
@@ -411,8 +410,7 @@ class Connection:
         )
 
     def _emit(self, pkt: bytes) -> None:
-        assert self.peer is not None
-        self._out.append((pkt, self.peer))
+        self._out.append((pkt, self._peer_addr))  # set before anything is sent
         self.stats.segments_sent += 1
         if self.tracer is not None:
             self._trace_segment("send", parse(pkt))
@@ -466,22 +464,14 @@ class Connection:
             self._send_chunk()
 
     def _send_chunk(self) -> None:
-        """The sender's per-segment path: _send_timed() inlined, as it runs once per chunk."""
-        off, seq, now = self._tx_off, self.seq, self._now
+        off, seq = self._tx_off, self.seq
         chunk = self._tx_msg[off : off + self._mss]
         n = len(chunk)
         self._tx_off = off + n
         self._tx_end = seq + n
-        self._tx_pkt = pkt = b"0|||0|||0|||%d|||%b" % (seq, chunk)
-        stats = self.stats
-        stats.payload_bytes_sent += n
-        stats.segments_sent += 1
-        self._sent_at = now
-        self._retransmitted = False
-        self._out.append((pkt, self._peer_addr))
-        self._deadline = now + self.rto.rto
-        if self.tracer is not None:
-            self._trace_segment("send", parse(pkt))
+        self._tx_pkt = b"0|||0|||0|||%d|||%b" % (seq, chunk)
+        self.stats.payload_bytes_sent += n
+        self._send_timed(self._tx_pkt)
 
     def _on_data(self, seg: Segment) -> None:
         """A data or length segment in ESTABLISHED: the hot path of a receiver."""
@@ -530,12 +520,9 @@ class Connection:
             self._ack(self._rcv_nxt)
             return
         self._rx_buf += seg.data
-        self.seq = self._rcv_nxt = seq = self.seq + n
+        self.seq = self._rcv_nxt = self.seq + n
         self._rx_remaining -= n
-        self._out.append((b"0|||1|||0|||%d|||" % seq, self._peer_addr))  # _ack(), inlined
-        self.stats.segments_sent += 1
-        if self.tracer is not None:
-            self._trace_segment("send", Segment(False, True, False, seq))
+        self._ack(self.seq)
         if self._deadline is not None:
             self._peer_alive()
         if self._rx_remaining == 0:
