@@ -147,6 +147,7 @@ class Connection:
         self.life = M.LIFECYCLE.initial
         self.tx = M.SENDER.initial
         self.rx = M.RECEIVER.initial
+        self._opened = False
         self._peer_addr: Address = ()  # () until known; hot paths read it unchecked
         self.error: FsmTcpError | None = None
         self.stats = Stats()
@@ -185,14 +186,16 @@ class Connection:
     # ================================================================ driving API
     def connect(self, address: Address, now: float) -> None:
         """Active open: send SYN to ``address`` (the listener)."""
-        self._require(M.CLOSED, "connect")
+        self._require_fresh("connect")
+        self._opened = True
         self._now = now
         self.peer = address
         self._fire("lifecycle", "open_active")
 
     def listen(self) -> None:
         """Passive open: this connection will take the first SYN it is given."""
-        self._require(M.CLOSED, "listen")
+        self._require_fresh("listen")
+        self._opened = True
         self._fire("lifecycle", "open_passive")
 
     def send(self, message: bytes, now: float) -> None:
@@ -348,11 +351,8 @@ class Connection:
 
     @property
     def is_closed(self) -> bool:
-        return self.life == M.CLOSED and self.life_started
-
-    @property
-    def life_started(self) -> bool:
-        return self.stats.transitions > 0
+        """CLOSED after having been opened (a fresh connection is CLOSED too)."""
+        return self._opened and self.life == M.CLOSED
 
     @property
     def is_established(self) -> bool:
@@ -398,8 +398,8 @@ class Connection:
             kind, flags=seg.flags(), seq=seg.seq, data=seg.data[:24].hex(), length=len(seg.data)
         )
 
-    def _require(self, state: str, what: str) -> None:
-        if self.life != state or self.life_started:
+    def _require_fresh(self, what: str) -> None:
+        if self._opened:
             raise ConnectionClosed(f"{what}() needs a fresh connection, this one is {self.life}")
 
     def _may_adopt(self, addr: Address) -> bool:
