@@ -103,7 +103,7 @@ class Sim:
         self.listeners[addr] = lst
         return lst
 
-    def run(self, until: float, app: Callable[[], bool]) -> None:
+    def run(self, until: float, app: Callable[[], None]) -> None:
         """Advance until nothing is pending (every end closed and quiet), or until ``until``.
 
         One loop with locals: the simulator is the benchmark's inner loop, so it avoids
@@ -239,14 +239,14 @@ def run_lifecycle(
     server: Connection | None = None
     seen = -1
 
-    def app() -> bool:
+    def app() -> None:
         nonlocal closing, expecting, server, seen
         if not closing and client.is_established:
             closing = True
             client.close(sim.now)
         if server is None:
             if not sim.accepted:
-                return client.is_closed
+                return
             server = out.server = sim.accepted[0]
         # the reader only has something new to read after a datagram reached the server
         if server.stats.segments_received != seen:
@@ -254,7 +254,6 @@ def run_lifecycle(
             if reader.pump(server) and not expecting and server.is_established:
                 expecting = True
                 server.expect_close(sim.now)
-        return client.is_closed and server.is_closed
 
     sim.run(until, app)
     out.end_time = net.now

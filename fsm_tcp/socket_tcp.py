@@ -20,7 +20,7 @@ from .listener import Listener
 from .segment import encode, parse
 from .udp import SocketUDP
 
-_TIMER_KEYS = (
+_CONFIG_KEYS = (
     "initial_rto",
     "min_rto",
     "max_rto",
@@ -54,12 +54,12 @@ class SocketTCP:
         config: Config | None = None,
         tracer: Tracer | None = None,
         name: str = "",
-        **timers: Any,
+        **options: Any,
     ) -> None:
-        unknown = set(timers) - set(_TIMER_KEYS)
+        unknown = set(options) - set(_CONFIG_KEYS)
         if unknown:
             raise InvalidArgument(f"unknown SocketTCP option(s): {', '.join(sorted(unknown))}")
-        self.config = dataclasses.replace(config or Config(), **timers)
+        self.config = dataclasses.replace(config or Config(), **options)
         # Loss on sends only: each datagram then crosses exactly one loss draw, so
         # ``loss_rate`` is the probability it is lost, in each direction.
         self.udp = SocketUDP(send_loss_rate=loss_rate, dup_rate=dup_rate, seed=seed, debug=debug)
