@@ -20,16 +20,7 @@ from .listener import Listener
 from .segment import encode, parse
 from .udp import SocketUDP
 
-_CONFIG_KEYS = (
-    "initial_rto",
-    "min_rto",
-    "max_rto",
-    "max_retries",
-    "mss",
-    "secure",
-    "max_message_size",
-    "receive_buffer",
-)
+_CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(Config))
 
 
 def _wait_readable(fds: list[int], timeout: float | None) -> list[int]:
