@@ -24,6 +24,10 @@ class ListenerStats:
     half_open_dropped: int = 0
 
 
+def _deliver(conn: Connection, data: bytes, addr: Address, now: float) -> None:
+    conn.receive_datagram(data, addr, now)
+
+
 class Listener:
     """Demultiplexes datagrams arriving at the listening address."""
 
@@ -34,12 +38,16 @@ class Listener:
         rng: random.Random | None = None,
         max_half_open: int = 1024,
         tracer_for: Callable[[str], Tracer | None] | None = None,
+        route: Callable[[Connection, bytes, Address, float], None] | None = None,
     ) -> None:
         self.config = config or Config()
         self.stats = ListenerStats()
         self.max_half_open = max_half_open
         self._rng = rng or random.Random()
         self._tracer_for = tracer_for
+        #: How a datagram for an existing connection reaches it; drivers whose connections
+        #: live in other threads override the default (deliver at once).
+        self._route = route or _deliver
         self._conns: dict[Address, Connection] = {}
 
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> Connection | None:
@@ -47,7 +55,7 @@ class Listener:
         conn = self._conns.get(addr)
         if conn is not None:
             if not conn.is_closed:
-                conn.receive_datagram(data, addr, now)
+                self._route(conn, data, addr, now)
                 return None
             del self._conns[addr]
         try:

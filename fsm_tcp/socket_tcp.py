@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 import random
 import select
-import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -62,8 +62,8 @@ class SocketTCP:
         self.conn: Connection | None = None
         self._listener: Listener | None = None
         self._pending: list[SocketTCP] = []
-        self._children: dict[int, SocketTCP] = {}
-        self._lock = threading.Lock()
+        self._by_peer: dict[Address, SocketTCP] = {}  # a listener's children, by client
+        self._inbox: deque[tuple[bytes, Address]] = deque()
         self._closed = False
 
     # ------------------------------------------------------------------ course API
@@ -83,7 +83,9 @@ class SocketTCP:
     def accept(self) -> tuple[SocketTCP, Address]:
         """Wait for a client; the returned socket has its own port (PROTOCOL.md 2)."""
         if self._listener is None:
-            self._listener = Listener(self.config, rng=self._rng, tracer_for=self._tracer_for)
+            self._listener = Listener(
+                self.config, rng=self._rng, tracer_for=self._tracer_for, route=self._route
+            )
         while True:
             for child in list(self._pending):
                 conn = child.conn
@@ -103,8 +105,7 @@ class SocketTCP:
         ``progress(acked, total)``, if given, is called as acknowledgements come in.
         """
         conn = self._require_conn()
-        with self._lock:
-            conn.send(message, time.monotonic())
+        conn.send(message, time.monotonic())
 
         def done() -> bool:
             if progress is not None:
@@ -120,7 +121,7 @@ class SocketTCP:
         conn = self._require_conn()
         got: list[bytes] = []
 
-        def ready() -> bool:  # called by _pump with the lock held
+        def ready() -> bool:
             data = conn.receive(buff_size)
             if data is not None:
                 got.append(data)
@@ -144,16 +145,14 @@ class SocketTCP:
             return
         conn = self.conn
         if conn is not None and not conn.is_closed:
-            with self._lock:
-                conn.close(time.monotonic())
+            conn.close(time.monotonic())
             self._pump(lambda: conn.is_closed)
         self._release()
 
     def recv_close(self) -> None:
         """Passive close (PROTOCOL.md 4, Host B): wait for FIN, answer, wait for the ACK."""
         conn = self._require_conn()
-        with self._lock:
-            conn.expect_close(time.monotonic())
+        conn.expect_close(time.monotonic())
         self._pump(lambda: conn.is_closed)
         self._release()
 
@@ -241,25 +240,32 @@ class SocketTCP:
             self.udp.sendto(data, dst)
 
     def _pump(self, done: Callable[[], bool]) -> None:
-        """Feed datagrams and timer expiries to the engine until ``done()``."""
+        """Feed datagrams and timer expiries to the engine until ``done()``.
+
+        This loop runs once per segment: it keeps to locals and calls nothing it can skip.
+        """
         conn = self._require_conn()
-        recv_wait = self.udp.recv_wait
+        recv_wait, inbox, monotonic = self.udp.recv_wait, self._inbox, time.monotonic
         while True:
-            with self._lock:
-                if done():
-                    self._flush(conn)
-                    return
+            while inbox:  # datagrams the listener received for us (see _route)
+                data, addr = inbox.popleft()
+                conn.receive_datagram(data, addr, monotonic())
+            if done():
                 self._flush(conn)
-                timer = conn.get_timer()
+                return
+            if conn.has_output:
+                self._flush(conn)
+            timer = conn.get_timer()
             if timer is None and conn.is_closed:
                 raise conn.error or ConnectionClosed("the connection is closed")
-            got = recv_wait(None if timer is None else timer - time.monotonic())
-            with self._lock:
-                if got is not None:
-                    conn.receive_datagram(got[0], got[1], time.monotonic())
-                    # answer first: the peer waits on this datagram, bookkeeping can wait
+            got = recv_wait(None if timer is None else timer - monotonic())
+            now = monotonic()
+            if got is not None:
+                conn.receive_datagram(got[0], got[1], now)
+                if conn.has_output:  # answer first: the peer waits on it, bookkeeping can wait
                     self._flush(conn)
-                conn.handle_timer(time.monotonic())
+            if timer is not None and now >= timer:
+                conn.handle_timer(now)
 
     def _accept_round(self) -> None:
         """One wait on the listener and every pending child socket, then timers."""
@@ -285,27 +291,30 @@ class SocketTCP:
 
     def _on_listener_datagram(self, lst: Listener, data: bytes, addr: Address) -> None:
         new = lst.receive_datagram(data, addr, time.monotonic())
-        if new is not None:
-            child = SocketTCP(
-                config=self.config, tracer=self.tracer, seed=self._rng.getrandbits(32)
-            )
-            child.udp.send_loss_rate = self.udp.send_loss_rate
-            child.udp.recv_loss_rate = self.udp.recv_loss_rate
-            child.udp.dup_rate = self.udp.dup_rate
-            child.udp.debug = self.udp.debug
-            child.udp.bind((self.getsockname()[0], 0))
-            child.conn = new
-            self._children[id(new)] = child
-            self._pending.append(child)
-            child._flush(new)
+        if new is None:
             return
-        # routed to an existing connection (final ACK at L, duplicate SYN): answer from it
-        for key, child in list(self._children.items()):
-            if child._closed:
-                del self._children[key]
-            elif child.conn is not None and child.conn.peer == addr:
-                with child._lock:
-                    child._flush(child.conn)
+        child = SocketTCP(config=self.config, tracer=self.tracer, seed=self._rng.getrandbits(32))
+        child.udp.send_loss_rate = self.udp.send_loss_rate
+        child.udp.recv_loss_rate = self.udp.recv_loss_rate
+        child.udp.dup_rate = self.udp.dup_rate
+        child.udp.debug = self.udp.debug
+        child.udp.bind((self.getsockname()[0], 0))
+        child.conn = new
+        self._by_peer[addr] = child
+        self._pending.append(child)
+        child._flush(new)
+
+    def _route(self, conn: Connection, data: bytes, addr: Address, now: float) -> None:
+        """The listener got a datagram for a connection it made (final ACK at L, duplicate
+        SYN). A pending one is ours to drive; an accepted one belongs to its own socket,
+        maybe in another thread, so it only gets the datagram in its inbox (no locks)."""
+        child = self._by_peer.get(addr)
+        if child is None or child in self._pending:
+            conn.receive_datagram(data, addr, now)
+            if child is not None:
+                child._flush(conn)
+        elif not child._closed:
+            child._inbox.append((data, addr))
 
     def __enter__(self) -> SocketTCP:
         return self
