@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, TextIO
 
 from .engine import Tracer
@@ -176,9 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_proxy)
 
     p = sub.add_parser("diagram", help="draw every state machine from its table")
-    p.add_argument("--format", choices=["mermaid"], default="mermaid")
+    p.add_argument("--format", choices=["mermaid", "svg", "png", "dot"], default="mermaid")
     p.add_argument("--out", default="diagrams", metavar="DIR")
     p.set_defaults(func=cmd_diagram)
+
+    p = sub.add_parser("trace", help="a --trace log as a message sequence chart")
+    p.add_argument("file", help="JSON-lines trace written by --trace")
+    p.add_argument("--format", choices=["mermaid", "svg"], default="mermaid")
+    p.add_argument("--out", default="-", metavar="FILE", help="default: stdout")
+    p.set_defaults(func=cmd_trace)
     return parser
 
 
@@ -440,16 +447,29 @@ def cmd_proxy(args: argparse.Namespace) -> int:
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .render import write_diagrams
 
     try:
-        paths = write_diagrams(Path(args.out))
+        paths = write_diagrams(Path(args.out), args.format)
     except OSError as exc:
         raise InvalidArgument(f"cannot write diagrams to {args.out}: {exc.strerror}") from None
     for path in paths:
         print(path)
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from .render import read_trace, sequence_chart
+
+    path = Path(args.file)
+    chart = sequence_chart(read_trace(path), args.format, title=path.name)
+    if args.out == "-":
+        sys.stdout.write(chart)
+    else:
+        try:
+            Path(args.out).write_text(chart)
+        except OSError as exc:
+            raise InvalidArgument(f"cannot write {args.out}: {exc.strerror}") from None
     return 0
 
 

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from .engine import Address, Config, Connection, Tracer
 from .errors import FsmTcpError
 from .listener import Listener
+from .trace import fault_record
 
 DELIVER, DROP, DUPLICATE, DELAY = "deliver", "drop", "duplicate", "delay"
 
@@ -54,6 +55,8 @@ class SimNetwork:
         self.sent = 0
         self.dropped = 0
         self.duplicated = 0
+        #: Called as on_fault(src, data, mark) for each dropped or duplicated datagram.
+        self.on_fault: Callable[[Address, bytes, str], None] | None = None
 
     def send(self, src: Address, dst: Address, data: bytes) -> None:
         fault = next(self._faults, None) or Fault()
@@ -64,10 +67,14 @@ class SimNetwork:
             )
         if fault.kind == DROP:
             self.dropped += 1
+            if self.on_fault is not None:
+                self.on_fault(src, data, "lost send")
             return
         self._push(self.now + self.latency + fault.delay, dst, src, data, "")
         if fault.kind == DUPLICATE:
             self.duplicated += 1
+            if self.on_fault is not None:
+                self.on_fault(src, data, "dup")
             self._push(self.now + 2 * self.latency + fault.delay, dst, src, data, "dup")
 
     def _push(self, t: float, dst: Address, src: Address, data: bytes, mark: str) -> None:
@@ -228,6 +235,10 @@ def run_lifecycle(
     net.record = record
     sim = Sim(net, config, seed)
     sim.tracer = tracer
+    if tracer is not None:
+        net.on_fault = lambda src, data, mark: tracer(
+            fault_record(net.now, sim.conns.get(src), mark, data)
+        )
     sim.listener(SERVER_ADDR)
     client = sim.client(CLIENT_ADDR)
     out = Outcome(sent=list(messages), client=client, net=net)

@@ -18,6 +18,7 @@ from .engine import Address, Config, Connection, Tracer
 from .errors import ConnectionClosed, FsmTcpError, InvalidArgument, MalformedSegment
 from .listener import Listener
 from .segment import encode, parse
+from .trace import fault_record
 from .udp import SocketUDP
 
 _CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(Config))
@@ -198,23 +199,7 @@ class SocketTCP:
     def _trace_fault(self, kind: str, data: bytes, _address: Address) -> None:
         """Loss and duplication marks for the trace (the engine never sees those datagrams)."""
         assert self.tracer is not None
-        conn = self.conn
-        record: dict[str, Any] = {
-            "t": time.monotonic(),
-            "conn": conn.name if conn else "",
-            "kind": "lost" if kind.startswith("lost") else "send",
-            "mark": kind,
-        }
-        try:
-            seg = parse(data)
-            record.update(
-                flags=seg.flags(), seq=seg.seq, data=seg.data[:24].hex(), length=len(seg.data)
-            )
-        except MalformedSegment:
-            record.update(flags="?", seq=-1, data="", length=len(data))
-        if conn is not None:
-            record.update(life=conn.life, tx=conn.tx, rx=conn.rx)
-        self.tracer(record)
+        self.tracer(fault_record(time.monotonic(), self.conn, kind, data))
 
     def _tracer_for(self, _name: str) -> Tracer | None:
         return self.tracer

@@ -11,6 +11,34 @@ import sys
 import threading
 from typing import Any, TextIO
 
+from .engine import Connection
+from .errors import MalformedSegment
+from .segment import parse
+
+
+def fault_record(t: float, conn: Connection | None, mark: str, data: bytes) -> dict[str, Any]:
+    """The trace record of a datagram the engine never saw lost, or saw twice.
+
+    ``mark`` is "lost send", "lost recv" or "dup"; ``conn`` is the connection whose
+    datagram it was (a lost receive: the one that would have received it).
+    """
+    record: dict[str, Any] = {
+        "t": t,
+        "conn": conn.name if conn else "",
+        "kind": "lost" if mark.startswith("lost") else "send",
+        "mark": mark,
+    }
+    try:
+        seg = parse(data)
+        record.update(
+            flags=seg.flags(), seq=seg.seq, data=seg.data[:24].hex(), length=len(seg.data)
+        )
+    except MalformedSegment:
+        record.update(flags="?", seq=-1, data="", length=len(data))
+    if conn is not None:
+        record.update(life=conn.life, tx=conn.tx, rx=conn.rx)
+    return record
+
 
 class TraceWriter:
     """Thread-safe JSON-lines sink; times are seconds since the writer was made."""

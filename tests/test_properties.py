@@ -7,15 +7,19 @@ schedule that drops, duplicates, delays and reorders datagrams in both direction
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from strategies import buff_sizes, drops, messages, schedules
 
 from fsm_tcp import machines as M
 from fsm_tcp.engine import Config
 from fsm_tcp.errors import ConnectionTimeout
+from fsm_tcp.render import sequence_chart
 from fsm_tcp.sim import DROP, Fault, run_lifecycle
 
 CFG = Config(max_retries=12)
@@ -32,17 +36,47 @@ def liveness_bound(schedule: list[Fault], sent: list[bytes]) -> float:
     return (len(schedule) + 4) * CFG.give_up_bound() + segments * 0.01
 
 
+@contextmanager
+def chart_on_failure(
+    sent: list[bytes], schedule: Iterable[Fault], sizes: Sequence[int] = (16,)
+) -> Iterator[None]:
+    """When an assertion fails, add the (shrunk) case to the report as a Mermaid chart."""
+    try:
+        yield
+    except AssertionError:
+        log: list[dict[str, Any]] = []
+        run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG, tracer=log.append)
+        note(
+            "the failing schedule as a Mermaid sequence chart:\n"
+            + sequence_chart(log, "mermaid", "failing schedule")
+        )
+        raise
+
+
+def test_a_failing_property_reports_its_schedule_as_a_chart() -> None:
+    @settings(max_examples=50, derandomize=True, database=None)
+    @given(schedules)
+    def fails_when_a_datagram_is_dropped(schedule: list[Fault]) -> None:
+        with chart_on_failure([b"hi"], schedule):
+            assert drops(schedule) == 0
+
+    with pytest.raises(AssertionError) as failure:
+        fails_when_a_datagram_is_dropped()
+    notes = "\n".join(getattr(failure.value, "__notes__", []))
+    assert "sequenceDiagram" in notes and "(lost)" in notes
+
+
 @given(messages, schedules, buff_sizes)
 def test_safety_delivered_data_is_always_a_prefix_of_what_was_sent(
     sent: list[bytes], schedule: list[Fault], sizes: list[int]
 ) -> None:
     out = run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG)
-    assert out.violations == []
-    assert out.received == sent[: len(out.received)]
-    # every message the sender saw acknowledged reached the receiver
-    assert out.client is not None
-    if out.client_error is None:
-        assert out.complete
+    with chart_on_failure(sent, schedule, sizes):
+        assert out.violations == []
+        assert out.received == sent[: len(out.received)]
+        # every message the sender saw acknowledged reached the receiver
+        if out.client_error is None:
+            assert out.complete
 
 
 @given(messages, schedules, buff_sizes)
@@ -50,9 +84,10 @@ def test_liveness_both_ends_close_within_a_bound(
     sent: list[bytes], schedule: list[Fault], sizes: list[int]
 ) -> None:
     out = run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG)
-    assert out.client_closed
-    assert out.server is None or out.server_closed
-    assert out.end_time <= liveness_bound(schedule, sent)
+    with chart_on_failure(sent, schedule, sizes):
+        assert out.client_closed
+        assert out.server is None or out.server_closed
+        assert out.end_time <= liveness_bound(schedule, sent)
 
 
 @given(messages, schedules.filter(lambda s: drops(s) <= 6), buff_sizes)
@@ -66,9 +101,10 @@ def test_liveness_few_drops_always_deliver_everything(
     handshake timeout: only for an empty conversation, never with data lost.
     """
     out = run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG)
-    assert out.complete
-    assert out.client_error is None
-    assert out.server_error is None or (sent == [] and drops(schedule) >= CFG.close_tries)
+    with chart_on_failure(sent, schedule, sizes):
+        assert out.complete
+        assert out.client_error is None
+        assert out.server_error is None or (sent == [] and drops(schedule) >= CFG.close_tries)
     assert out.client_closed and out.server_closed
 
 
@@ -77,9 +113,10 @@ def test_liveness_fewer_drops_than_any_bound_end_without_any_error(
     sent: list[bytes], schedule: list[Fault], sizes: list[int]
 ) -> None:
     out = run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG)
-    assert out.complete
-    assert out.client_error is None and out.server_error is None
-    assert out.client_closed and out.server_closed
+    with chart_on_failure(sent, schedule, sizes):
+        assert out.complete
+        assert out.client_error is None and out.server_error is None
+        assert out.client_closed and out.server_closed
 
 
 @given(messages, schedules, st.integers(min_value=0, max_value=60))
@@ -87,16 +124,21 @@ def test_liveness_vanished_peer_ends_in_a_typed_timeout_within_its_bound(
     sent: list[bytes], prefix: list[Fault], vanish_after: int
 ) -> None:
     """After ``vanish_after`` datagrams the network drops everything, in both directions."""
-    schedule = itertools.chain(prefix[:vanish_after], itertools.repeat(Fault(DROP)))
-    out = run_lifecycle(sent, schedule, config=CFG)
-    assert out.client_closed and (out.server is None or out.server_closed)
-    for err in (out.client_error, out.server_error):
-        assert err is None or isinstance(err, ConnectionTimeout)
-    if not out.complete:
-        assert isinstance(out.client_error, ConnectionTimeout)
-    # the last useful datagram left by datagram number len(prefix): each end then waits
-    # at most one bounded wait per stage it is in (sender, closing) before it gives up.
-    assert out.end_time <= liveness_bound(prefix[:vanish_after], sent) + 3 * CFG.give_up_bound()
+
+    def schedule() -> Iterator[Fault]:
+        return itertools.chain(prefix[:vanish_after], itertools.repeat(Fault(DROP)))
+
+    out = run_lifecycle(sent, schedule(), config=CFG)
+    with chart_on_failure(sent, schedule()):
+        assert out.client_closed and (out.server is None or out.server_closed)
+        for err in (out.client_error, out.server_error):
+            assert err is None or isinstance(err, ConnectionTimeout)
+        if not out.complete:
+            assert isinstance(out.client_error, ConnectionTimeout)
+        # the last useful datagram left by datagram number len(prefix): each end then waits
+        # at most one bounded wait per stage it is in (sender, closing) before it gives up.
+        bound = liveness_bound(prefix[:vanish_after], sent) + 3 * CFG.give_up_bound()
+        assert out.end_time <= bound
 
 
 @given(messages, schedules, buff_sizes)

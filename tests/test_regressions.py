@@ -8,19 +8,18 @@ from typing import Any
 import pytest
 
 from fsm_tcp import machines as M
-from fsm_tcp.engine import Config
-from fsm_tcp.sim import DELIVER, DROP, Fault, Outcome, run_lifecycle
+from fsm_tcp import scenarios
+from fsm_tcp.sim import Outcome, run_lifecycle
 
-CFG = Config(max_retries=12)
-OK, LOST = Fault(DELIVER), Fault(DROP)
-MESSAGES = [b"Mensje de len=16", b"Mensaje de largo 19"]
+CFG = scenarios.CONFIG
+OK, LOST = scenarios.OK, scenarios.LOST
+MESSAGES = list(scenarios.MESSAGES)
 
 
-def run(schedule: list[Fault], messages: list[bytes] = MESSAGES) -> tuple[Outcome, list[Any]]:
-    log: list[dict[str, Any]] = []
-    out = run_lifecycle(
-        messages, schedule, buff_sizes=[16, 19, 14], config=CFG, tracer=log.append, record=True
-    )
+def run(
+    schedule: list[scenarios.Fault], messages: list[bytes] = MESSAGES
+) -> tuple[Outcome, list[Any]]:
+    out, log = scenarios.Scenario("test", "", tuple(schedule), tuple(messages)).run()
     assert out.complete and out.violations == []
     assert out.client_error is None and out.server_error is None
     assert out.client_closed and out.server_closed
@@ -38,20 +37,14 @@ def fired(log: list[dict[str, Any]], conn: str, trigger: str, src: str, dst: str
     )
 
 
-# Datagram order with no faults: 1 SYN, 2 SYN-ACK, 3 ACK, 4 length "16", 5 its ACK, ...
 def test_desync_a_last_handshake_ack_lost_while_the_client_starts_sending() -> None:
-    out, log = run([OK, OK, LOST])
+    out, log = run(list(scenarios.BY_NAME["desync_a"].schedule))
     assert fired(log, "server#1", "rcv_data", M.SYN_RCVD, M.ESTABLISHED)
     assert out.server is not None and out.server.stats.retransmissions == 0
 
 
-DATA_SEGMENTS_OF_TWO_MESSAGES = 2 + 1 + 2 + 2  # length+chunk, length+2 chunks: ACKs between
-
-
 def test_desync_b_ack_of_the_last_data_segment_lost_while_the_receiver_closes() -> None:
-    # 3 handshake datagrams, then each data segment and its ACK alternate; the last ACK of
-    # the last message is datagram 3 + 2 * 5 = 13 (5 data segments: 2, 16, 2, 16, 3 bytes).
-    out, log = run([OK] * 12 + [LOST])
+    out, log = run(list(scenarios.BY_NAME["desync_b"].schedule))
     assert out.net is not None
     lost = [e for e in out.net.log if e["fault"] == "drop"]
     assert lost[0]["data"] == b"0|||1|||0|||%d|||" % (out.server.seq if out.server else -1)
@@ -59,7 +52,7 @@ def test_desync_b_ack_of_the_last_data_segment_lost_while_the_receiver_closes() 
 
 
 def test_first_syn_lost() -> None:
-    out, _ = run([LOST])
+    out, _ = run(list(scenarios.BY_NAME["lost_syn"].schedule))
     assert out.client is not None and out.client.stats.retransmissions >= 1
 
 
