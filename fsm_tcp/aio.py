@@ -227,6 +227,10 @@ class AsyncServer:
             except OSError:
                 return
             new = self.listener.receive_datagram(data, addr, self._loop.time())
+            for gone in self.listener.take_evicted():  # SYN flood: free the oldest half-open
+                victim = self._peers.get(gone.peer) if gone.peer else None
+                if victim is not None:
+                    victim.service()  # wakes its task, which sees CLOSED and releases it
             if new is not None:
                 self._adopt(new)
             else:

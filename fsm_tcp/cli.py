@@ -104,6 +104,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="retransmissions of one segment before giving up",
     )
+    p.add_argument(
+        "--secure",
+        action="store_true",
+        help="random 32-bit initial SEQ; out-of-window segments dropped silently "
+        "(the default stays course-compatible)",
+    )
 
 
 def _socket(args: argparse.Namespace, sinks: _Sinks, name: str) -> SocketTCP:
@@ -119,7 +125,8 @@ def _socket(args: argparse.Namespace, sinks: _Sinks, name: str) -> SocketTCP:
 
 
 def _timers(args: argparse.Namespace) -> dict[str, Any]:
-    timers: dict[str, Any] = {}
+    """The Config options serve and send take from the command line."""
+    timers: dict[str, Any] = {"secure": args.secure}
     if args.initial_rto is not None:
         if args.initial_rto <= 0:
             raise UsageError("--initial-rto must be > 0")

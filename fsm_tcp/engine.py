@@ -63,7 +63,8 @@ class Config:
     max_message_size: int = 64 * 1024 * 1024
     #: Unread bytes a receiver holds before it stops accepting data (flow control).
     receive_buffer: int = 64 * 1024
-    #: Random 32-bit initial sequence numbers and strict windows instead of the course's 0..100.
+    #: Random 32-bit initial sequence numbers instead of the course's 0..100, and segments
+    #: outside the expected window dropped silently instead of re-ACKed.
     secure: bool = False
 
     def __post_init__(self) -> None:
@@ -540,6 +541,9 @@ class Connection:
         return seg.seq == self._tx_end and self._tx_off >= len(self._tx_msg)
 
     def _stale_or_ahead(self, seg: Segment) -> None:
+        if self.config.secure and not self._in_window(seg):
+            self.stats.out_of_window += 1  # secure: dropped without a word (no ACK to reflect)
+            return
         if seg.seq < self._rcv_nxt or (seg.seq < self.seq and self.tx == M.TX_IDLE):
             self.stats.duplicates_received += 1
             if self.rx == M.RX_DATA:
@@ -549,6 +553,11 @@ class Connection:
         else:
             self.stats.out_of_window += 1  # PROTOCOL.md 3: dropped, and re-ACKed
             self._ack(self._rcv_nxt)
+
+    def _in_window(self, seg: Segment) -> bool:
+        """Secure mode: only a repeat of recent data is answered; anything ahead of what we
+        expect, or further back than one receive buffer, is a blind guess and dropped."""
+        return self._rcv_nxt - self.config.receive_buffer <= seg.seq < self._rcv_nxt
 
     def _on_length(self, seg: Segment) -> None:
         data = seg.data
@@ -700,6 +709,10 @@ class Connection:
 
     def acks_our_finack(self, _ev: Any = None) -> bool:
         return self._seg.seq == self._fin_seq + 2
+
+    def may_reack(self, _ev: Any = None) -> bool:
+        """Stale data is answered, except a blind guess in secure mode (see _in_window)."""
+        return not self.config.secure or self._in_window(self._seg)
 
     def is_empty_message(self, _ev: Any = None) -> bool:
         return not self._tx_msg

@@ -49,6 +49,9 @@ class Listener:
         #: live in other threads override the default (deliver at once).
         self._route = route or _deliver
         self._conns: dict[Address, Connection] = {}
+        self._half_open: dict[Address, Connection] = {}  # arrival order: oldest first
+        self._evicted: list[Connection] = []
+        self._prune_at = 64
 
     def receive_datagram(self, data: bytes, addr: Address, now: float) -> Connection | None:
         """Feed a datagram that reached the listener; returns a connection it just opened."""
@@ -67,12 +70,14 @@ class Listener:
             self.stats.stray += 1
             return None
         self._bound_half_open(now)
+        self._prune_now_and_then()
         name = f"server#{self.stats.accepted + 1}"
         tracer = self._tracer_for(name) if self._tracer_for else None
         conn = Connection(self.config, rng=self._rng, tracer=tracer, name=name)
         conn.listen()
         conn.receive_datagram(data, addr, now)
         self._conns[addr] = conn
+        self._half_open[addr] = conn
         self.stats.accepted += 1
         return conn
 
@@ -81,24 +86,40 @@ class Listener:
         if conn.peer is not None and self._conns.get(conn.peer) is conn:
             del self._conns[conn.peer]
 
-    def prune(self) -> None:
-        """Drop closed connections from the routing table."""
-        for addr in [a for a, c in self._conns.items() if c.is_closed]:
-            del self._conns[addr]
+    def take_evicted(self) -> list[Connection]:
+        """Half-open connections abandoned to make room since the last call (now CLOSED):
+        the driver frees what it holds for them (sockets, tasks)."""
+        evicted, self._evicted = self._evicted, []
+        return evicted
 
-    def half_open(self) -> list[Connection]:
-        return [c for c in self._conns.values() if c.life == "SYN_RCVD"]
+    def half_open(self) -> int:
+        """Handshakes pending (counted exactly; O(pending))."""
+        return sum(1 for c in self._half_open.values() if c.life == "SYN_RCVD")
 
     def _bound_half_open(self, now: float) -> None:
-        """Keep at most max_half_open handshakes pending: the oldest are abandoned first."""
-        pending = self.half_open()
-        if len(pending) < self.max_half_open:
-            self.prune()
+        """Keep fewer than max_half_open handshakes pending: the oldest are abandoned first.
+
+        ``_half_open`` is in arrival order and may hold entries that have since completed or
+        closed; they are dropped as they reach the front, so each SYN costs O(1) amortised.
+        """
+        pending = self._half_open
+        while len(pending) >= self.max_half_open:
+            addr = next(iter(pending))
+            conn = pending.pop(addr)
+            if conn.life == "SYN_RCVD":
+                conn.close(now)
+                self._evicted.append(conn)
+                self.stats.half_open_dropped += 1
+
+    def _prune_now_and_then(self) -> None:
+        """Forget closed connections once the table has doubled: O(1) amortised per SYN."""
+        if len(self._conns) < self._prune_at:
             return
-        for conn in pending[: len(pending) - self.max_half_open + 1]:
-            conn.close(now)
-            self.stats.half_open_dropped += 1
-        self.prune()
+        for addr in [a for a, c in self._conns.items() if c.is_closed]:
+            del self._conns[addr]
+        for addr in [a for a, c in self._half_open.items() if c.life != "SYN_RCVD"]:
+            del self._half_open[addr]
+        self._prune_at = max(64, 2 * len(self._conns))
 
     def __len__(self) -> int:
         return len(self._conns)

@@ -160,10 +160,10 @@ LIFECYCLE = Table(
         _t("timeout", TIME_WAIT, None, conditions="can_retry_close", after="send_last_ack"),
         _t("timeout", TIME_WAIT, CLOSED, unless="can_retry_close", after="note_closed"),
         # Desync (b) seen from the closing states: stale data whose ACK was lost is re-ACKed.
-        _t("rcv_data", FIN_WAIT_1, None, after="reack_stale"),
-        _t("rcv_data", FIN_WAIT_2, None, after="reack_stale"),
-        _t("rcv_data", LAST_ACK, None, after="reack_stale"),
-        _t("rcv_data", TIME_WAIT, None, after="reack_stale"),
+        _t("rcv_data", FIN_WAIT_1, None, conditions="may_reack", after="reack_stale"),
+        _t("rcv_data", FIN_WAIT_2, None, conditions="may_reack", after="reack_stale"),
+        _t("rcv_data", LAST_ACK, None, conditions="may_reack", after="reack_stale"),
+        _t("rcv_data", TIME_WAIT, None, conditions="may_reack", after="reack_stale"),
     ),
 )
 

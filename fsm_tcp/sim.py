@@ -77,6 +77,10 @@ class SimNetwork:
                 self.on_fault(src, data, "dup")
             self._push(self.now + 2 * self.latency + fault.delay, dst, src, data, "dup")
 
+    def inject(self, t: float, src: Address, dst: Address, data: bytes) -> None:
+        """A datagram from outside the conversation (an attacker, garbage), at time ``t``."""
+        self._push(t, dst, src, data, "noise")
+
     def _push(self, t: float, dst: Address, src: Address, data: bytes, mark: str) -> None:
         self._order += 1
         heapq.heappush(self._queue, Arrival(t, self._order, dst, src, data, mark))
@@ -92,6 +96,7 @@ class Sim:
         self.conns: dict[Address, Connection] = {}
         self.listeners: dict[Address, Listener] = {}
         self.accepted: list[Connection] = []
+        self.noise_delivered: dict[Address, int] = {}  # injected datagrams a connection got
         self.tracer: Tracer | None = None
         self._next_port = 40000
 
@@ -142,6 +147,8 @@ class Sim:
     def _deliver(self, a: Arrival, now: float) -> None:
         conn = self.conns.get(a.dst)
         if conn is not None:
+            if a.mark == "noise":
+                self.noise_delivered[a.dst] = self.noise_delivered.get(a.dst, 0) + 1
             conn.receive_datagram(a.data, a.src, now)
             return
         lst = self.listeners.get(a.dst)
@@ -156,6 +163,8 @@ class Sim:
 
 # --------------------------------------------------------------------- the lifecycle
 CLIENT_ADDR: Address = ("client", 5000)
+#: Where the first accepted connection of a run lives (the listener allocates in order).
+FIRST_CONNECTION: Address = ("server", 40001)
 SERVER_ADDR: Address = ("server", 8000)
 
 
@@ -175,6 +184,7 @@ class Outcome:
     client: Connection | None = None
     server: Connection | None = None
     net: SimNetwork | None = None
+    noise_delivered: dict[Address, int] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -229,9 +239,15 @@ def run_lifecycle(
     latency: float = 0.001,
     tracer: Tracer | None = None,
     record: bool = False,
+    noise: Sequence[tuple[float, Address, Address, bytes]] = (),
 ) -> Outcome:
-    """Handshake, every message client->server, close/recv_close, under ``faults``."""
+    """Handshake, every message client->server, close/recv_close, under ``faults``.
+
+    ``noise``: (time, source, destination, datagram) injected besides the conversation.
+    """
     net = SimNetwork(faults, latency=latency)
+    for t, src, dst, data in noise:
+        net.inject(t, src, dst, data)
     net.record = record
     sim = Sim(net, config, seed)
     sim.tracer = tracer
@@ -268,6 +284,7 @@ def run_lifecycle(
 
     sim.run(until, app)
     out.end_time = net.now
+    out.noise_delivered = sim.noise_delivered
     out.client_error = client.error
     out.client_closed = client.is_closed
     if out.server is not None:
