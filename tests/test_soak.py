@@ -64,6 +64,7 @@ async def soak(
             await conn.send(message)
             await conn.close()
             sent.append(hashlib.sha256(message).hexdigest())
+            print(f"soak: {len(sent)}/{sequential} sequential connections done", flush=True)
         if concurrent:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
