@@ -20,7 +20,7 @@ from fsm_tcp import machines as M
 from fsm_tcp.engine import Config
 from fsm_tcp.errors import ConnectionTimeout
 from fsm_tcp.render import sequence_chart
-from fsm_tcp.sim import DROP, Fault, run_lifecycle
+from fsm_tcp.sim import DROP, Fault, Outcome, run_lifecycle
 
 CFG = Config(max_retries=12)
 EDGES = {t.name: t.edges() for t in M.TABLES}
@@ -53,6 +53,14 @@ def chart_on_failure(
         raise
 
 
+@contextmanager
+def lifecycle(sent: list[bytes], schedule: list[Fault], sizes: Sequence[int]) -> Iterator[Outcome]:
+    """Run one lifecycle; assertions made on it report the case as a chart if they fail."""
+    out = run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG)
+    with chart_on_failure(sent, schedule, sizes):
+        yield out
+
+
 def test_a_failing_property_reports_its_schedule_as_a_chart() -> None:
     @settings(max_examples=50, derandomize=True, database=None)
     @given(schedules)
@@ -70,8 +78,7 @@ def test_a_failing_property_reports_its_schedule_as_a_chart() -> None:
 def test_safety_delivered_data_is_always_a_prefix_of_what_was_sent(
     sent: list[bytes], schedule: list[Fault], sizes: list[int]
 ) -> None:
-    out = run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG)
-    with chart_on_failure(sent, schedule, sizes):
+    with lifecycle(sent, schedule, sizes) as out:
         assert out.violations == []
         assert out.received == sent[: len(out.received)]
         # every message the sender saw acknowledged reached the receiver
@@ -83,8 +90,7 @@ def test_safety_delivered_data_is_always_a_prefix_of_what_was_sent(
 def test_liveness_both_ends_close_within_a_bound(
     sent: list[bytes], schedule: list[Fault], sizes: list[int]
 ) -> None:
-    out = run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG)
-    with chart_on_failure(sent, schedule, sizes):
+    with lifecycle(sent, schedule, sizes) as out:
         assert out.client_closed
         assert out.server is None or out.server_closed
         assert out.end_time <= liveness_bound(schedule, sent)
@@ -100,8 +106,7 @@ def test_liveness_few_drops_always_deliver_everything(
     leave a server that never saw the handshake ACK (no data came to prove it) with a
     handshake timeout: only for an empty conversation, never with data lost.
     """
-    out = run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG)
-    with chart_on_failure(sent, schedule, sizes):
+    with lifecycle(sent, schedule, sizes) as out:
         assert out.complete
         assert out.client_error is None
         assert out.server_error is None or (sent == [] and drops(schedule) >= CFG.close_tries)
@@ -112,8 +117,7 @@ def test_liveness_few_drops_always_deliver_everything(
 def test_liveness_fewer_drops_than_any_bound_end_without_any_error(
     sent: list[bytes], schedule: list[Fault], sizes: list[int]
 ) -> None:
-    out = run_lifecycle(sent, schedule, buff_sizes=sizes, config=CFG)
-    with chart_on_failure(sent, schedule, sizes):
+    with lifecycle(sent, schedule, sizes) as out:
         assert out.complete
         assert out.client_error is None and out.server_error is None
         assert out.client_closed and out.server_closed
