@@ -185,6 +185,11 @@ def test_a_running_server_survives_garbage_and_a_syn_flood() -> None:
                 await asyncio.sleep(0.001)
         message = rng.randbytes(20_000)
         conn = await open_connection(address)
+        ours = conn.sock.getsockname()
+        mine = next(ac for ac in server.connections.values() if ac.conn.peer == ours)
+        for data in junk[:200]:  # at the established connection's own port, mid-transfer
+            with contextlib.suppress(BlockingIOError, OSError):
+                flood.sendto(data[:65_000], mine.sock.getsockname())
         await conn.send(message)
         await conn.close()
         for s in flooders:
@@ -195,6 +200,7 @@ def test_a_running_server_survives_garbage_and_a_syn_flood() -> None:
                 break
             await asyncio.sleep(0.01)
         assert got == [message]
+        assert mine.conn.stats.foreign > 150  # not from its peer: never touched it
         assert server.listener.stats.malformed + server.listener.stats.stray >= 400
         stats = server.listener.stats
         assert len(server.connections) <= 128 + 1
