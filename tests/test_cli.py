@@ -174,3 +174,12 @@ def test_secure_mode_end_to_end(tmp_path: Path) -> None:
         json.loads(line) for line in trace.read_text().splitlines() if '"flags":"SYN"' in line
     )
     assert 100 < syn["seq"] < 2**32  # 32 random bits (<= 100 has odds of 2.4e-8)
+
+
+def test_bench_runs_and_reports_every_figure() -> None:
+    # a smoke run with tiny sizes: the figures themselves are for `fsm-tcp bench`, not tests
+    result = run("bench", "--size", "4096", "--loss-size", "2048", "--sim-seconds", "0.1")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert [ln[:2] for ln in lines[1:]] == ["1.", "2.", "3.", "4."]
+    assert "ratio" in lines[1] and "lifecycles/s" in lines[3] and "KiB" in lines[4]
