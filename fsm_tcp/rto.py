@@ -16,7 +16,16 @@ K = 4
 class RtoEstimator:
     """SRTT / RTTVAR / RTO state of one connection, with Karn back-off (RFC 6298)."""
 
-    __slots__ = ("_backoff", "_base", "granularity", "max_rto", "min_rto", "rttvar", "srtt")
+    __slots__ = (
+        "_backoff",
+        "_base",
+        "granularity",
+        "max_rto",
+        "min_rto",
+        "rto",
+        "rttvar",
+        "srtt",
+    )
 
     def __init__(
         self,
@@ -39,10 +48,12 @@ class RtoEstimator:
         # configurable, as the value is only a conservative default.
         self._base = initial_rto
         self._backoff = 1
+        #: The timeout to arm now; kept current by every method that changes its inputs,
+        #: since a sender reads it once per segment and they change less often.
+        self.rto = self._current()
 
-    @property
-    def rto(self) -> float:
-        """The timeout to arm now: the computed RTO times the back-off, capped (2.5)."""
+    def _current(self) -> float:
+        """The computed RTO times the back-off, capped (2.5)."""
         return min(self._base * self._backoff, self.max_rto)
 
     def sample(self, r: float) -> None:
@@ -61,6 +72,7 @@ class RtoEstimator:
         # The note after (5.7): a new measurement recomputes RTO per section 2, "which may
         # result in 'collapsing' RTO back down after it has been doubled".
         self._backoff = 1
+        self.rto = self._current()
 
     def _computed(self) -> float:
         assert self.srtt is not None and self.rttvar is not None
@@ -76,6 +88,7 @@ class RtoEstimator:
         """(5.5) On timer expiry: "set RTO <- RTO * 2 ("back off the timer")", capped (2.5)."""
         if self._base * self._backoff < self.max_rto:
             self._backoff *= 2
+            self.rto = self._current()
 
     def reset_backoff(self) -> None:
         """New data was acknowledged: the path works again, so drop the back-off.
@@ -88,6 +101,7 @@ class RtoEstimator:
         applied: the initial RTO is configurable for LAN and loopback use.
         """
         self._backoff = 1
+        self.rto = self._current()
 
     @staticmethod
     def karn_ok(retransmitted: bool) -> bool:
