@@ -254,6 +254,15 @@ class Connection:
             bounds[0] -= want
         return out
 
+    def receivable(self, buff_size: int) -> bool:
+        """True when ``receive(buff_size)`` would return data or raise: a driver's cheap check
+        while it waits (a first ``receive`` call has told the engine that it waits)."""
+        bounds = self._rx_bounds
+        ended = self.life == M.CLOSED or self._peer_fin
+        if not bounds:
+            return ended or self.error is not None
+        return ended or len(self._rx_buf) - self._rx_pos >= min(buff_size, bounds[0])
+
     @property
     def send_progress(self) -> tuple[int, int]:
         """(bytes acknowledged, length) of the message being sent; (0, 0) when idle."""
