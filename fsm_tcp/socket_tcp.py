@@ -7,8 +7,10 @@ until the engine says the call is done; all protocol decisions are the engine's.
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import select
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,6 +24,23 @@ from .trace import fault_record
 from .udp import SocketUDP
 
 _CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(Config))
+#: Default busy-poll bound per wait, in seconds: longer than a loopback round trip (tens of
+#: microseconds) and than the sub-millisecond RTO there, short enough to cost nothing when
+#: the peer is idle.
+BUSY_POLL = 0.001
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_busy_poll() -> float:
+    """Busy-poll only where the peer can run meanwhile: with one CPU, spinning takes the time
+    the peer needs to answer."""
+    return BUSY_POLL if _cpus() >= 2 else 0.0
 
 
 def _wait_readable(fds: list[int], timeout: float | None) -> list[int]:
@@ -46,12 +65,17 @@ class SocketTCP:
         config: Config | None = None,
         tracer: Tracer | None = None,
         name: str = "",
+        busy_poll: float | None = None,
         **options: Any,
     ) -> None:
         unknown = set(options) - set(_CONFIG_KEYS)
         if unknown:
             raise InvalidArgument(f"unknown SocketTCP option(s): {', '.join(sorted(unknown))}")
         self.config = dataclasses.replace(config or Config(), **options)
+        if busy_poll is not None and not 0.0 <= busy_poll <= 1.0:
+            raise InvalidArgument(f"busy_poll must be in [0, 1] seconds, got {busy_poll}")
+        #: Seconds each wait may spin before it sleeps (None: BUSY_POLL with 2+ CPUs, else 0).
+        self.busy_poll = default_busy_poll() if busy_poll is None else float(busy_poll)
         # Loss on sends only: each datagram then crosses exactly one loss draw, so
         # ``loss_rate`` is the probability it is lost, in each direction.
         self.udp = SocketUDP(send_loss_rate=loss_rate, dup_rate=dup_rate, seed=seed, debug=debug)
@@ -120,16 +144,12 @@ class SocketTCP:
     def recv(self, buff_size: int) -> bytes:
         """min(unread bytes of the current message, buff_size) bytes; b"" once the peer closed."""
         conn = self._require_conn()
-        got: list[bytes] = []
-
-        def ready() -> bool:
+        data = conn.receive(buff_size)  # also tells the engine that we wait (a bounded wait)
+        if data is None:
+            self._pump(lambda: conn.receivable(buff_size))
             data = conn.receive(buff_size)
-            if data is not None:
-                got.append(data)
-            return data is not None
-
-        self._pump(ready)
-        return got[0]
+            assert data is not None  # receivable() said so
+        return data
 
     def recv_message(self) -> bytes | None:
         """The whole next message, or None at the end of the stream (an fsm_tcp extension)."""
@@ -231,6 +251,9 @@ class SocketTCP:
         """
         conn = self._require_conn()
         recv_wait, inbox, monotonic = self.udp.recv_wait, self._inbox, time.monotonic
+        # A spinning thread holds the GIL between its system calls: with other Python threads
+        # (maybe the peer's) in this process, spinning would slow them more than it gains.
+        spin = self.busy_poll if threading.active_count() == 1 else 0.0
         while True:
             while inbox:  # datagrams the listener received for us (see _route)
                 data, addr = inbox.popleft()
@@ -243,7 +266,7 @@ class SocketTCP:
             timer = conn.get_timer()
             if timer is None and conn.is_closed:
                 raise conn.error or ConnectionClosed("the connection is closed")
-            got = recv_wait(None if timer is None else timer - monotonic())
+            got = recv_wait(None if timer is None else timer - monotonic(), spin)
             now = monotonic()
             if got is not None:
                 conn.receive_datagram(got[0], got[1], now)
@@ -278,7 +301,12 @@ class SocketTCP:
         new = lst.receive_datagram(data, addr, time.monotonic())
         if new is None:
             return
-        child = SocketTCP(config=self.config, tracer=self.tracer, seed=self._rng.getrandbits(32))
+        child = SocketTCP(
+            config=self.config,
+            tracer=self.tracer,
+            seed=self._rng.getrandbits(32),
+            busy_poll=self.busy_poll,
+        )
         child.udp.send_loss_rate = self.udp.send_loss_rate
         child.udp.recv_loss_rate = self.udp.recv_loss_rate
         child.udp.dup_rate = self.udp.dup_rate

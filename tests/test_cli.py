@@ -181,5 +181,6 @@ def test_bench_runs_and_reports_every_figure() -> None:
     result = run("bench", "--size", "4096", "--loss-size", "2048", "--sim-seconds", "0.1")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.decode().splitlines()
-    assert [ln[:2] for ln in lines[1:]] == ["1.", "2.", "3.", "4."]
-    assert "ratio" in lines[1] and "lifecycles/s" in lines[3] and "KiB" in lines[4]
+    assert [ln[:2] for ln in lines[1:]] == ["1.", "  ", "  ", "2.", "3.", "4."]
+    assert "ratio" in lines[1] and "busy_poll=0" in lines[2] and "busy-polling" in lines[3]
+    assert "lifecycles/s" in lines[5] and "KiB" in lines[6]
