@@ -1,12 +1,19 @@
-"""SocketTCP over real UDP on 127.0.0.1: the course's own test program, unchanged."""
+"""SocketTCP over real UDP on 127.0.0.1: the course's own test program, unchanged, in threads
+and across processes (where both ends busy-poll), and the driver's wait."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from netutil import spawn
 
-from fsm_tcp import SocketTCP, SocketUDP
+from fsm_tcp import SocketTCP, SocketUDP, socket_tcp
 from fsm_tcp.errors import ConnectionClosed, ConnectionTimeout, InvalidArgument, MalformedSegment
+from fsm_tcp.socket_tcp import default_busy_poll
 
 FAST = {"initial_rto": 0.05, "max_retries": 20}
 
@@ -87,10 +94,10 @@ def test_recv_message_and_data_both_ways() -> None:
 
     def serve() -> list[bytes | None]:
         conn, _ = server.accept()
-        request = conn.recv_message()
-        conn.send(b"echo:" + (request or b""))
-        got = [request, conn.recv_message(), conn.recv_message()]
-        return got
+        with conn:
+            request = conn.recv_message()
+            conn.send(b"echo:" + (request or b""))
+            return [request, conn.recv_message(), conn.recv_message()]
 
     worker = spawn(serve)
     client = SocketTCP()
@@ -120,8 +127,8 @@ def test_misuse_raises_typed_errors() -> None:
         SocketTCP(lossrate=0.1)
     with pytest.raises(InvalidArgument, match="probability"):
         SocketTCP(loss_rate=1.5)
-    with pytest.raises(ConnectionClosed, match="not connected"):
-        SocketTCP().recv(10)
+    with SocketTCP() as unconnected, pytest.raises(ConnectionClosed, match="not connected"):
+        unconnected.recv(10)
 
 
 def test_course_helpers_parse_and_create_segments() -> None:
@@ -134,3 +141,119 @@ def test_course_helpers_parse_and_create_segments() -> None:
         SocketTCP.create_segment({"SYN": 1})
     with pytest.raises(MalformedSegment):
         SocketTCP.parse_segment(b"nope")
+
+
+# ---------------------------------------------------------------------- busy-polling
+def _peer(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("course_peer.py")), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(("loss", "seed"), [(0.0, 1), (0.2, 2), (0.2, 3)])
+def test_course_program_across_processes_busy_polls_on_both_ends(loss: float, seed: int) -> None:
+    server = _peer("server", str(loss), str(seed))
+    client: subprocess.Popen[str] | None = None
+    try:
+        assert server.stdout is not None
+        port = server.stdout.readline().strip()
+        client = _peer("client", port, str(loss), str(seed + 1000))
+        client_out, _ = client.communicate(timeout=60)
+        server_out, _ = server.communicate(timeout=60)
+    finally:
+        for proc in (server, client):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert server.returncode == 0 and client.returncode == 0
+    read, server_spins = server_out.splitlines()
+    assert [bytes.fromhex(part) for part in read.split()] == [
+        b"Mensje de len=16",
+        b"Mensaje de largo 19",
+        b"Mensaje de largo 19",
+    ]
+    # alone in their processes with 2+ CPUs, both ends take answers while spinning
+    expect_spins = default_busy_poll() > 0
+    for line in (server_spins, client_out.splitlines()[-1]):
+        assert line.startswith("spin_hits ")
+        assert (int(line.split()[1]) > 0) == expect_spins, line
+
+
+def _udp_pair() -> tuple[SocketUDP, SocketUDP]:
+    a, b = SocketUDP(), SocketUDP()
+    a.bind(("127.0.0.1", 0))
+    b.bind(("127.0.0.1", 0))
+    return a, b
+
+
+def test_a_spinning_wait_takes_a_waiting_datagram_without_sleeping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = _udp_pair()
+    try:
+        a.sendto(b"0|||1|||0|||16|||", b.getsockname())
+        time.sleep(0.01)  # delivered on loopback
+        monkeypatch.setattr(b, "_sleep", lambda _t: pytest.fail("slept although spinning"))
+        got = b.recv_wait(1.0, spin=0.5)
+        assert got is not None and got[0] == b"0|||1|||0|||16|||" and b.spin_hits == 1
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize(("timeout", "spin"), [(0.05, 0.01), (0.005, 0.5)])
+def test_a_spinning_wait_keeps_its_timeout(
+    monkeypatch: pytest.MonkeyPatch, timeout: float, spin: float
+) -> None:
+    a, b = _udp_pair()
+    sleeps: list[float | None] = []
+    sleep = b._sleep
+
+    def recorded(t: float | None) -> bool:
+        sleeps.append(t)
+        return sleep(t)
+
+    monkeypatch.setattr(b, "_sleep", recorded)
+    try:
+        start = time.monotonic()
+        assert b.recv_wait(timeout, spin=spin) is None
+        elapsed = time.monotonic() - start
+        assert timeout <= elapsed < timeout + 0.5
+        # spin first, then sleep what is left of the timeout (nothing, if the spin was longer)
+        (left,) = sleeps
+        assert left is not None and left <= max(0.0, timeout - spin) + 1e-3
+    finally:
+        a.close()
+        b.close()
+
+
+def test_recvfrom_after_a_driver_wait_blocks_as_settimeout_says() -> None:
+    a, b = _udp_pair()
+    try:
+        b.settimeout(0.05)
+        assert b.recv_wait(0.001, spin=0.001) is None  # leaves the socket non-blocking
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            b.recvfrom()
+        assert time.monotonic() - start >= 0.04
+        a.sendto(b"x", b.getsockname())
+        assert b.recvfrom() == (b"x", a.getsockname())
+    finally:
+        a.close()
+        b.close()
+
+
+def test_busy_poll_is_bounded_and_off_with_one_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in (-0.1, 1.5):
+        with pytest.raises(InvalidArgument, match="busy_poll"):
+            SocketTCP(busy_poll=bad)
+    with SocketTCP(busy_poll=0.0) as sock:
+        assert sock.busy_poll == 0.0
+    monkeypatch.setattr(socket_tcp, "_cpus", lambda: 1)
+    with SocketTCP() as sock:
+        assert sock.busy_poll == 0.0
+    monkeypatch.setattr(socket_tcp, "_cpus", lambda: 2)
+    with SocketTCP() as sock:
+        assert sock.busy_poll == socket_tcp.BUSY_POLL
