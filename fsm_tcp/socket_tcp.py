@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import select
 import threading
 import time
 from collections import deque
@@ -21,7 +20,7 @@ from .errors import ConnectionClosed, FsmTcpError, InvalidArgument, MalformedSeg
 from .listener import Listener
 from .segment import encode, parse
 from .trace import fault_record
-from .udp import SocketUDP
+from .udp import SocketUDP, wait_readable
 
 _CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(Config))
 #: Default busy-poll bound per wait, in seconds: longer than a loopback round trip (tens of
@@ -41,15 +40,6 @@ def default_busy_poll() -> float:
     """Busy-poll only where the peer can run meanwhile: with one CPU, spinning takes the time
     the peer needs to answer."""
     return BUSY_POLL if _cpus() >= 2 else 0.0
-
-
-def _wait_readable(fds: list[int], timeout: float | None) -> list[int]:
-    """select() keeps microsecond timeouts (epoll and poll round up to milliseconds), which
-    matters when the RTO on loopback is a fraction of a millisecond."""
-    if timeout is not None and timeout <= 0:
-        timeout = 0.0
-    readable, _, _ = select.select(fds, [], [], timeout)
-    return readable
 
 
 class SocketTCP:
@@ -282,7 +272,7 @@ class SocketTCP:
         socks = {self.udp.fileno(): self} | {c.udp.fileno(): c for c in self._pending}
         timers = [t for c in self._pending if c.conn and (t := c.conn.get_timer()) is not None]
         wait = min(timers) - time.monotonic() if timers else None
-        for fd in _wait_readable(list(socks), wait):
+        for fd in wait_readable(list(socks), wait):
             owner = socks[fd]
             got = owner.udp.recvfrom()
             if got is None:

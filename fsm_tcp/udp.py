@@ -22,6 +22,29 @@ Address = tuple[Any, ...]
 RECV_BUFFER = 65536
 #: Sleeps at least this long may round up to a whole millisecond (poll) instead of select().
 _LONG_WAIT = 0.02
+#: select() takes only descriptors below FD_SETSIZE (1024 on Linux and macOS).
+_FD_SETSIZE = 1024
+
+
+def _needs_poll(fds: list[int], timeout: float | None) -> bool:
+    """select() keeps microseconds, which a sub-millisecond RTO needs, but fails on descriptors
+    from FD_SETSIZE on; poll() takes any but rounds up to milliseconds, fine for long waits."""
+    return hasattr(select, "poll") and (
+        timeout is None or timeout >= _LONG_WAIT or max(fds) >= _FD_SETSIZE
+    )
+
+
+def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
+    """Those of ``fds`` with a datagram waiting, after at most ``timeout`` seconds (None: no
+    limit)."""
+    if timeout is not None and timeout <= 0:
+        timeout = 0.0
+    if _needs_poll(fds, timeout):
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        return [fd for fd, _ in poller.poll(None if timeout is None else timeout * 1e3)]
+    return select.select(fds, [], [], timeout)[0]
 
 
 def _rate(name: str, value: float) -> float:
@@ -149,13 +172,12 @@ class SocketUDP:
         return self._arrived(data, address)
 
     def _sleep(self, timeout: float | None) -> bool:
-        """Until a datagram is here (True) or ``timeout`` passed. select() keeps microseconds;
-        a registered poll object costs less per call but rounds up to milliseconds, so it
-        takes only the sleeps long enough for that not to matter."""
-        if self._poll is not None and (timeout is None or timeout >= _LONG_WAIT):
+        """Until a datagram is here (True) or ``timeout`` passed (see ``wait_readable``; the
+        registered poll object saves building one per sleep)."""
+        fd = self.sock.fileno()
+        if self._poll is not None and _needs_poll([fd], timeout):
             return bool(self._poll.poll(None if timeout is None else timeout * 1e3))
-        wait = None if timeout is None else max(0.0, timeout)
-        return bool(select.select([self.sock], [], [], wait)[0])
+        return bool(wait_readable([fd], timeout))
 
     def recvfrom(self, bufsize: int = RECV_BUFFER) -> tuple[bytes, Address] | None:
         """One datagram (blocking, as ``settimeout`` says), or None when the loss simulation

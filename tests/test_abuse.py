@@ -11,8 +11,10 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from netutil import spawn
 from strategies import buff_sizes, messages, schedules
 
+from fsm_tcp import SocketTCP
 from fsm_tcp.aio import AsyncConnection, AsyncServer, open_connection
 from fsm_tcp.engine import Config, Connection
 from fsm_tcp.errors import ConnectionTimeout, MalformedSegment
@@ -124,6 +126,36 @@ def test_flood_of_10000_syns_keeps_half_open_bounded_and_a_client_gets_through()
     for data, _ in client.datagrams_to_send():
         lst.receive_datagram(data, ("10.0.0.2", 5000), 10.002)
     assert client.is_established and conn.is_established
+
+
+def test_blocking_server_past_a_flood_beyond_fd_setsize_still_accepts() -> None:
+    # 1,100 half-open handshakes give the listener over a thousand child sockets, whose
+    # descriptors pass select()'s FD_SETSIZE: accept() must keep waiting on all of them.
+    server = SocketTCP()
+    server.bind(("127.0.0.1", 0))
+    address = server.getsockname()
+    flood: list[socket.socket] = []
+    client = SocketTCP()
+    try:
+        acceptor = spawn(server.accept)
+        for _ in range(1_100):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            flood.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            sock.sendto(b"1|||0|||0|||7|||", address)
+        assert max(sock.fileno() for sock in flood) >= 1024
+        client.connect(address)
+        child, _ = acceptor.outcome(30)
+        with child:
+            reader = spawn(child.recv_message)
+            client.send(b"through the flood")
+            assert reader.outcome(30) == b"through the flood"
+            client.close()
+    finally:
+        for sock in flood:
+            sock.close()
+        client.close()
+        server.close()
 
 
 def test_a_receiver_that_never_reads_bounds_both_ends() -> None:
