@@ -68,11 +68,10 @@ class RtoEstimator:
             # (2.3) RTTVAR is updated before SRTT, since it uses the old SRTT.
             self.rttvar = (1 - BETA) * self.rttvar + BETA * abs(self.srtt - r)
             self.srtt = (1 - ALPHA) * self.srtt + ALPHA * r
-        self._base = self._computed()
+        self.rto = self._base = self._computed()  # already capped (2.5)
         # The note after (5.7): a new measurement recomputes RTO per section 2, "which may
         # result in 'collapsing' RTO back down after it has been doubled".
         self._backoff = 1
-        self.rto = self._current()
 
     def _computed(self) -> float:
         assert self.srtt is not None and self.rttvar is not None
