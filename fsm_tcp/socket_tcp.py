@@ -244,15 +244,13 @@ class SocketTCP:
         # A spinning thread holds the GIL between its system calls: with other Python threads
         # (maybe the peer's) in this process, spinning would slow them more than it gains.
         spin = self.busy_poll if threading.active_count() == 1 else 0.0
-        while True:
-            while inbox:  # datagrams the listener received for us (see _route)
-                data, addr = inbox.popleft()
-                conn.receive_datagram(data, addr, monotonic())
+        flush = self._flush
+        flush(conn)  # what the call that brought us here queued; later output is flushed
+        while True:  # as soon as it is made, so nothing is pending when done() is true
+            if inbox:
+                self._drain_inbox(conn)
             if done():
-                self._flush(conn)
                 return
-            if conn.has_output:
-                self._flush(conn)
             timer = conn.get_timer()
             if timer is None and conn.is_closed:
                 raise conn.error or ConnectionClosed("the connection is closed")
@@ -261,9 +259,18 @@ class SocketTCP:
             if got is not None:
                 conn.receive_datagram(got[0], got[1], now)
                 if conn.has_output:  # answer first: the peer waits on it, bookkeeping can wait
-                    self._flush(conn)
+                    flush(conn)
             if timer is not None and now >= timer:
                 conn.handle_timer(now)
+                flush(conn)
+
+    def _drain_inbox(self, conn: Connection) -> None:
+        """Datagrams the listener received for us (see _route)."""
+        inbox = self._inbox
+        while inbox:
+            data, addr = inbox.popleft()
+            conn.receive_datagram(data, addr, time.monotonic())
+        self._flush(conn)
 
     def _accept_round(self) -> None:
         """One wait on the listener and every pending child socket, then timers."""

@@ -83,6 +83,7 @@ class SocketUDP:
         self._user_timeout: float | None = None  # what settimeout() asked for
         self._driven = False  # recv_wait() made the socket non-blocking
         self._poll: Any = None  # a poll object for long sleeps, where the system has poll()
+        self._poll_only = False  # the descriptor is too high for select()
 
     # -- the socket API the course uses
     def bind(self, address: Address) -> None:
@@ -137,10 +138,15 @@ class SocketUDP:
             end = now + spin if timeout is None or spin < timeout else now + timeout
             if self._spin_until(end):
                 self.spin_hits += 1
-                return self._take()
-            if timeout is not None:
-                timeout -= time.monotonic() - now
-        return self._take() if self._sleep(timeout) else None
+            elif not self._sleep(None if timeout is None else timeout - (time.monotonic() - now)):
+                return None
+        elif not self._sleep(timeout):
+            return None
+        try:
+            data, address = self.sock.recvfrom(RECV_BUFFER)
+        except BlockingIOError:  # reported ready, then dropped by the kernel
+            return None
+        return self._arrived(data, address)
 
     def _drive(self) -> None:
         self.sock.setblocking(False)
@@ -148,6 +154,7 @@ class SocketUDP:
         if self._poll is None and hasattr(select, "poll"):
             self._poll = select.poll()
             self._poll.register(self.sock, select.POLLIN)
+            self._poll_only = self.sock.fileno() >= _FD_SETSIZE
 
     def _spin_until(self, end: float) -> bool:
         """Busy-poll until a datagram is here (True) or ``end``. A zero-timeout poll() costs
@@ -164,20 +171,14 @@ class SocketUDP:
                 return False
         return True
 
-    def _take(self) -> tuple[bytes, Address] | None:
-        try:
-            data, address = self.sock.recvfrom(RECV_BUFFER)
-        except BlockingIOError:  # reported ready, then dropped by the kernel
-            return None
-        return self._arrived(data, address)
-
     def _sleep(self, timeout: float | None) -> bool:
         """Until a datagram is here (True) or ``timeout`` passed (see ``wait_readable``; the
         registered poll object saves building one per sleep)."""
-        fd = self.sock.fileno()
-        if self._poll is not None and _needs_poll([fd], timeout):
-            return bool(self._poll.poll(None if timeout is None else timeout * 1e3))
-        return bool(wait_readable([fd], timeout))
+        if timeout is None or timeout >= _LONG_WAIT or self._poll_only:
+            if self._poll is not None:
+                return bool(self._poll.poll(None if timeout is None else timeout * 1e3))
+            return bool(wait_readable([self.sock.fileno()], timeout))
+        return bool(select.select([self.sock], [], [], max(0.0, timeout))[0])  # the common case
 
     def recvfrom(self, bufsize: int = RECV_BUFFER) -> tuple[bytes, Address] | None:
         """One datagram (blocking, as ``settimeout`` says), or None when the loss simulation

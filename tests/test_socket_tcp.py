@@ -257,3 +257,15 @@ def test_busy_poll_is_bounded_and_off_with_one_cpu(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(socket_tcp, "_cpus", lambda: 2)
     with SocketTCP() as sock:
         assert sock.busy_poll == socket_tcp.BUSY_POLL
+
+
+def test_a_spinning_wait_without_a_timeout_sleeps_until_a_datagram_comes() -> None:
+    a, b = _udp_pair()
+    try:
+        late = spawn(lambda: (time.sleep(0.05), a.sendto(b"late", b.getsockname())))
+        got = b.recv_wait(None, spin=0.001)  # spins 1 ms, then sleeps without a limit
+        late.outcome()
+        assert got == (b"late", a.getsockname()) and b.spin_hits == 0
+    finally:
+        a.close()
+        b.close()
