@@ -33,6 +33,8 @@ from .segment import MAX_DATAGRAM, Segment, parse
 
 Address = tuple[Any, ...]
 Tracer = Callable[[dict[str, Any]], None]
+#: ``Connection.express``: (prefix, length, answer, peer) - see there.
+Express = tuple[bytes, int, bytes, Address]
 
 _LIFE = M.build(M.LIFECYCLE)
 _TX = M.build(M.SENDER)
@@ -162,6 +164,13 @@ class Connection:
         self._seg: Segment = Segment(False, False, False, 0)
         self._from: Address = ()
         self._out: list[tuple[bytes, Address]] = []
+        #: A promise to drivers: a datagram from ``peer`` of exactly ``length`` bytes that
+        #: starts with ``prefix`` is answered by ``answer`` and nothing else. A driver may send
+        #: ``answer`` the moment such a datagram arrives and then hand it over with
+        #: ``receive_datagram(..., answered=True)``, so the bookkeeping runs while the peer
+        #: works. None when no such promise holds (any other event withdraws it).
+        self.express: Express | None = None
+        self._answered_by_driver = False
         self._events: deque[Event] = deque()
         self._deadline: float | None = None
         self._retries = 0
@@ -228,6 +237,8 @@ class Connection:
         """
         if not isinstance(buff_size, int) or buff_size < 1:
             raise InvalidArgument(f"buff_size must be a positive integer, got {buff_size!r}")
+        if len(self._rx_buf) - self._rx_pos >= self.config.receive_buffer:
+            self.express = None  # the buffer is full unless someone waits: that may change
         bounds = self._rx_bounds
         if not bounds:
             if self.error is not None:
@@ -296,15 +307,24 @@ class Connection:
         self._awaiting_fin = True
         self._arm_peer_wait()
 
-    def receive_datagram(self, data: bytes, addr: Address, now: float) -> None:
-        """Feed one datagram that arrived from ``addr``."""
+    def receive_datagram(
+        self, data: bytes, addr: Address, now: float, answered: bool = False
+    ) -> None:
+        """Feed one datagram that arrived from ``addr``.
+
+        ``answered``: it matched ``express`` and the driver has sent the promised answer.
+        """
         self._now = now
         stats = self.stats
+        if answered:
+            self._take_express(data, addr)
+            return
         if addr != self._peer_addr and not self._may_adopt(addr):
             stats.foreign += 1
             return
         if self.tracer is None and self.life == M.ESTABLISHED and self._fast_path(data):
             return
+        self.express = None
         try:
             seg = parse(data)
         except MalformedSegment as exc:
@@ -324,11 +344,25 @@ class Connection:
         else:
             self._on_control(seg)
 
+    def express_answer(self, data: bytes, addr: Address) -> bytes | None:
+        """The answer ``express`` promises for ``data`` from ``addr``, or None if it promises
+        none: a driver sends it at once, then calls ``receive_datagram(..., answered=True)``."""
+        express = self.express
+        if (
+            express is not None
+            and len(data) == express[1]
+            and data.startswith(express[0])
+            and addr == express[3]
+        ):
+            return express[2]
+        return None
+
     def handle_timer(self, now: float) -> None:
         """Call when ``now`` has reached ``get_timer()``; early calls do nothing."""
         if self._deadline is None or now < self._deadline:
             return
         self._now = now
+        self.express = None
         self._deadline = None
         self._retries += 1
         if self.life == M.ESTABLISHED:
@@ -427,7 +461,10 @@ class Connection:
         )
 
     def _emit(self, pkt: bytes) -> None:
-        self._out.append((pkt, self._peer_addr))  # set before anything is sent
+        if self._answered_by_driver:  # the express answer: the driver has sent it already
+            self._answered_by_driver = False
+        else:
+            self._out.append((pkt, self._peer_addr))  # set before anything is sent
         self.stats.segments_sent += 1
         if self.tracer is not None:
             self._trace_segment("send", parse(pkt))
@@ -478,6 +515,7 @@ class Connection:
             self._answered()
             self.seq = self._tx_end
             self._send_chunk()
+            self._promise_next_chunk()
             return True
         head = self._rx_head
         if not data.startswith(head) or self._rx_head_seq != self.seq:
@@ -494,7 +532,45 @@ class Connection:
         self.stats.segments_received += 1
         self._rx_buf += data[len(head) :]  # a 16-byte slice costs less than a memoryview
         self._accept_chunk(n)
+        self._promise_next_ack(unread + n)
         return True
+
+    def _take_express(self, data: bytes, addr: Address) -> None:
+        """The datagram matched ``express`` and its answer is out: do what the fast path does,
+        without queueing the answer again."""
+        answer = self.express_answer(data, addr)
+        if answer is None:
+            raise ProtocolViolation("answered=True for a datagram that does not match express")
+        self._answered_by_driver = True
+        handled = self._fast_path(data)
+        if not handled or self._answered_by_driver:  # a broken promise is a bug here
+            self._answered_by_driver = False
+            raise ProtocolViolation(f"express answer {answer!r} was not this engine's")
+
+    def _promise_next_chunk(self) -> None:
+        """Sender: the ACK of the chunk just sent will be answered by the next chunk."""
+        off, msg = self._tx_off, self._tx_msg
+        if off < len(msg) and self.tracer is None:
+            wire = self._tx_ack_wire
+            chunk = b"0|||0|||0|||%d|||%b" % (self._tx_end, msg[off : off + self._mss])
+            self.express = (wire, len(wire), chunk, self._peer_addr)
+        else:
+            self.express = None  # the last chunk's ACK fires a trigger
+
+    def _promise_next_ack(self, unread: int) -> None:
+        """Receiver: the next full chunk, unless it is the last or the buffer is full, will be
+        answered by its ACK (the conditions of the fast path, for a chunk of ``mss`` bytes)."""
+        mss = self._mss
+        if (
+            self._rx_remaining > mss
+            and (unread < self.config.receive_buffer or unread < self._rx_wanted)
+            and self.tracer is None
+        ):
+            head = self._rx_head
+            ack = b"0|||1|||0|||%d|||" % (self.seq + mss)
+            self.express = (head, len(head) + mss, ack, self._peer_addr)
+        else:
+            self.express = None
 
     def _accept_chunk(self, n: int) -> None:
         """Bookkeeping of an in-order chunk whose bytes are already in the buffer."""
@@ -687,6 +763,7 @@ class Connection:
     def on_transition(self, ev: Any) -> None:
         """Every machine calls this before each transition it executes (``machines.build``)."""
         self.stats.transitions += 1
+        self.express = None
         if self.tracer is not None:
             tr = ev.transition
             self._trace(

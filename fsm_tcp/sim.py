@@ -89,8 +89,15 @@ class SimNetwork:
 class Sim:
     """Hosts (connections and listeners at addresses) around one SimNetwork."""
 
-    def __init__(self, net: SimNetwork, config: Config | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, net: SimNetwork, config: Config | None = None, seed: int = 0, express: bool = True
+    ) -> None:
         self.net = net
+        #: Take ``Connection.express`` as a driver does (send the answer, then hand over the
+        #: datagram); False: leave it to the engine and check that it gives what was promised.
+        self.express = express
+        self.express_hits = 0
+        self.broken_promises: list[str] = []
         self.config = config or Config()
         self.rng = random.Random(seed)
         self.conns: dict[Address, Connection] = {}
@@ -149,7 +156,18 @@ class Sim:
         if conn is not None:
             if a.mark == "noise":
                 self.noise_delivered[a.dst] = self.noise_delivered.get(a.dst, 0) + 1
-            conn.receive_datagram(a.data, a.src, now)
+            answer = conn.express_answer(a.data, a.src)
+            if answer is None:
+                conn.receive_datagram(a.data, a.src, now)
+            elif self.express:  # as a driver does
+                self.express_hits += 1
+                self.net.send(a.dst, a.src, answer)
+                conn.receive_datagram(a.data, a.src, now, answered=True)
+            else:
+                conn.receive_datagram(a.data, a.src, now)
+                out = conn._out[:1]
+                if out != [(answer, a.src)]:
+                    self.broken_promises.append(f"{a.data!r} promised {answer!r}, got {out}")
             return
         lst = self.listeners.get(a.dst)
         if lst is None:
@@ -185,6 +203,7 @@ class Outcome:
     server: Connection | None = None
     net: SimNetwork | None = None
     noise_delivered: dict[Address, int] = field(default_factory=dict)
+    express_hits: int = 0
 
     @property
     def complete(self) -> bool:
@@ -245,16 +264,18 @@ def run_lifecycle(
     tracer: Tracer | None = None,
     record: bool = False,
     noise: Sequence[tuple[float, Address, Address, bytes]] = (),
+    express: bool = True,
 ) -> Outcome:
     """Handshake, every message client->server, close/recv_close, under ``faults``.
 
     ``noise``: (time, source, destination, datagram) injected besides the conversation.
+    ``express``: see ``Sim.express``; a broken promise is a violation.
     """
     net = SimNetwork(faults, latency=latency)
     for t, src, dst, data in noise:
         net.inject(t, src, dst, data)
     net.record = record
-    sim = Sim(net, config, seed)
+    sim = Sim(net, config, seed, express)
     sim.tracer = tracer
     if tracer is not None:
         net.on_fault = lambda src, data, mark: tracer(
@@ -288,6 +309,8 @@ def run_lifecycle(
                 server.expect_close(sim.now)
 
     sim.run(until, app)
+    out.violations.extend(sim.broken_promises)
+    out.express_hits = sim.express_hits
     out.end_time = net.now
     out.noise_delivered = sim.noise_delivered
     out.client_error = client.error

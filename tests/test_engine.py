@@ -348,3 +348,23 @@ def test_secure_mode_uses_32_bit_initial_sequence_numbers() -> None:
         conn.connect(L, 0.0)
         isns.add(int(wire(conn)[0].split(b"|||")[3]))
     assert max(isns) > 100 and all(i < 2**32 for i in isns)
+
+
+def test_an_express_answer_is_not_queued_again_and_a_false_claim_is_refused() -> None:
+    server = established_server(40)  # expects SEQ 42 on
+    server.receive(1000)  # the application waits for data
+    server.receive_datagram(b"0|||0|||0|||42|||64", C, 0.2)  # length segment
+    server.receive_datagram(b"0|||0|||0|||44|||" + bytes(16), C, 0.3)  # first chunk
+    assert wire(server) == [b"0|||1|||0|||44|||", b"0|||1|||0|||60|||"]
+    # steady state: the next full chunk is promised its ACK
+    assert server.express == (b"0|||0|||0|||60|||", 33, b"0|||1|||0|||76|||", C)
+    sent_before = server.stats.segments_sent
+    server.receive_datagram(b"0|||0|||0|||60|||" + b"x" * 16, C, 0.4, answered=True)
+    assert wire(server) == []  # the driver has sent it
+    assert server.stats.segments_sent == sent_before + 1
+    assert server.express is not None and server.express[2] == b"0|||1|||0|||92|||"
+    with pytest.raises(ProtocolViolation, match="express"):
+        server.receive_datagram(b"0|||0|||0|||76|||" + b"y" * 15, C, 0.5, answered=True)
+    # the last chunk fires a trigger: no promise for it
+    server.receive_datagram(b"0|||0|||0|||76|||" + b"y" * 16, C, 0.6)
+    assert server.express is None
