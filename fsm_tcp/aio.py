@@ -106,7 +106,12 @@ class AsyncConnection:
                 break
             except OSError:
                 break  # e.g. ICMP port unreachable surfaced by the kernel: not our datagram
-            self.conn.receive_datagram(data, addr, self._loop.time())
+            answer = self.conn.express_answer(data, addr)
+            if answer is not None:  # out first: the peer waits on it, bookkeeping can wait
+                self._send(answer, addr)
+                self.conn.receive_datagram(data, addr, self._loop.time(), answered=True)
+            else:
+                self.conn.receive_datagram(data, addr, self._loop.time())
         self.service()
 
     def deliver(self, data: bytes, addr: Address) -> None:
@@ -119,15 +124,18 @@ class AsyncConnection:
         self.conn.handle_timer(self._loop.time())  # early (deadline moved on): a no-op
         self.service()
 
+    def _send(self, data: bytes, dst: Address) -> None:
+        if self.loss.lost():
+            return
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            self.sock.sendto(data, dst)  # a full buffer is one more lost datagram
+
     def service(self) -> None:
         """Send what the engine wants sent, re-arm its timer, wake waiting coroutines."""
         if self._closed:
             return
         for data, dst in self.conn.datagrams_to_send():
-            if self.loss.lost():
-                continue
-            with contextlib.suppress(BlockingIOError, InterruptedError):
-                self.sock.sendto(data, dst)  # a full buffer is one more lost datagram
+            self._send(data, dst)
         # Lazy timer: a deadline that moved later (every acknowledged segment pushes it) keeps
         # the handle already scheduled, which then fires early and re-arms; only an earlier
         # deadline costs a cancel. Saves a heap push and a cancel per segment.

@@ -244,7 +244,7 @@ class SocketTCP:
         # A spinning thread holds the GIL between its system calls: with other Python threads
         # (maybe the peer's) in this process, spinning would slow them more than it gains.
         spin = self.busy_poll if threading.active_count() == 1 else 0.0
-        flush = self._flush
+        flush, send = self._flush, self.udp.sendto
         flush(conn)  # what the call that brought us here queued; later output is flushed
         while True:  # as soon as it is made, so nothing is pending when done() is true
             if inbox:
@@ -257,9 +257,15 @@ class SocketTCP:
             got = recv_wait(None if timer is None else timer - monotonic(), spin)
             now = monotonic()
             if got is not None:
-                conn.receive_datagram(got[0], got[1], now)
-                if conn.has_output:  # answer first: the peer waits on it, bookkeeping can wait
-                    flush(conn)
+                data, addr = got
+                answer = conn.express_answer(data, addr)
+                if answer is not None:  # out first: the peer waits on it, bookkeeping can wait
+                    send(answer, addr)
+                    conn.receive_datagram(data, addr, now, answered=True)
+                else:
+                    conn.receive_datagram(data, addr, now)
+                    if conn.has_output:
+                        flush(conn)
             if timer is not None and now >= timer:
                 conn.handle_timer(now)
                 flush(conn)
