@@ -616,7 +616,9 @@ class Connection:
         n = min(self._mss, len(self._tx_msg) - off)
         self._tx_off = off + n
         self._tx_end = seq + n
-        self._tx_pkt = pkt or b"0|||0|||0|||%d|||%b" % (seq, self._tx_msg[off : off + n])
+        if pkt is None:
+            pkt = b"0|||0|||0|||%d|||%b" % (seq, self._tx_msg[off : off + n])
+        self._tx_pkt = pkt
         self._tx_ack_wire = b"0|||1|||0|||%d|||" % (seq + n)  # what _fast_path will match
         self.stats.payload_bytes_sent += n
         self._send_timed(self._tx_pkt)
