@@ -3,7 +3,9 @@
 Nothing here touches a socket, a thread, a sleep or a clock: every entry point takes ``now``
 (seconds, any monotonic origin) and the caller collects what to send with
 ``datagrams_to_send()``, when to call back with ``get_timer()``, data with ``receive(n)``
-and what happened with ``next_event()`` (after aioquic's QuicConnection).
+and what happened with ``next_event()`` (after aioquic's QuicConnection). A driver may also
+send the answer ``express_answer()`` promises for a datagram before handing it over; the
+engine then queues that answer no more (see ``Connection.express``).
 
 State lives in three ``transitions`` machines declared in :mod:`fsm_tcp.machines`; this
 module only holds the callbacks those tables name, and the per-segment bookkeeping that
