@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, TextIO
 
-from .engine import Tracer
+from .engine import Address, Tracer
 from .errors import FsmTcpError, InvalidArgument
 from .socket_tcp import SocketTCP
 from .trace import Console, TraceWriter
@@ -291,10 +291,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise InvalidArgument(f"cannot listen on {host}:{args.port}: {exc.strerror}") from None
         bound = server.getsockname()
         say(f"listening on {bound[0]}:{bound[1]}")
-        while True:
-            status = _serve_one(server, out)
-            if args.once:
-                return status
+        writer = _MessageWriter(out)
+        if args.once:
+            return _serve_connection(*server.accept(), writer)
+        while True:  # each connection in a thread of its own: a long transfer blocks no one
+            conn, peer = server.accept()
+            worker = threading.Thread(
+                target=_serve_connection, args=(conn, peer, writer), daemon=True
+            )
+            worker.start()
     finally:
         server.close()
         sinks.close()
@@ -302,13 +307,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
             out.close()
 
 
-def _serve_one(server: SocketTCP, out: BinaryIO) -> int:
-    conn, peer = server.accept()
+class _MessageWriter:
+    """Whole messages to one output, from any number of connection threads."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self._lock = threading.Lock()
+
+    def write(self, message: bytes) -> None:
+        with self._lock:
+            self.out.write(message)
+            self.out.flush()
+
+
+def _serve_connection(conn: SocketTCP, peer: Address, writer: _MessageWriter) -> int:
     count = total = 0
     try:
         while (message := conn.recv_message()) is not None:
-            out.write(message)
-            out.flush()
+            writer.write(message)
             count += 1
             total += len(message)
         conn.recv_close()

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -186,3 +187,30 @@ def test_bench_runs_and_reports_every_figure() -> None:
     assert [ln[:2] for ln in lines[1:]] == ["1.", "  ", "  ", "2.", "3.", "4."]
     assert "ratio" in lines[1] and "busy_poll=0" in lines[2] and "busy-polling" in lines[3]
     assert "lifecycles/s" in lines[5] and "KiB" in lines[6]
+
+
+def test_serve_takes_a_second_client_while_a_long_transfer_runs(tmp_path: Path) -> None:
+    long, short = os.urandom(512 * 1024), b"a short message"
+    src, dst = tmp_path / "long.bin", tmp_path / "out.bin"
+    src.write_bytes(long)
+    with background("serve", "--port", "0", "--output", str(dst)) as server:
+        port = announced_port(server)
+        slow = subprocess.Popen(  # 20% loss: the long transfer takes seconds
+            [*CMD, "send", "127.0.0.1", str(port), str(src), "--loss", "0.2", "--seed", "3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            time.sleep(1.0)  # the long transfer is under way
+            quick = run("send", "127.0.0.1", str(port), stdin=short, timeout=30)
+            assert quick.returncode == 0, quick.stderr
+            assert slow.poll() is None, "the short message waited for the long transfer"
+            _, err = slow.communicate(timeout=120)
+            assert slow.returncode == 0, err
+        finally:
+            if slow.poll() is None:
+                slow.kill()
+                slow.wait()
+    out = dst.read_bytes()
+    assert len(out) == len(long) + len(short)
+    assert out in (long + short, short + long)  # each message whole
