@@ -245,20 +245,17 @@ class Connection:
         if len(self._rx_buf) - self._rx_pos >= self.config.receive_buffer:
             self.express = None  # the buffer is full unless someone waits: that may change
         bounds = self._rx_bounds
-        if not bounds:
+        if not self.receivable(buff_size):
+            self._wait_for(min(buff_size, bounds[0]) if bounds else buff_size)
+            return None
+        if not bounds:  # no message started: an error, or the end of the stream
             if self.error is not None:
                 raise self.error
-            if self._peer_fin or self.life == M.CLOSED:
-                return b""
-            self._wait_for(buff_size)
-            return None
+            return b""
         want = min(buff_size, bounds[0])
         pos = self._rx_pos
-        if len(self._rx_buf) - pos < want:
-            if self.life == M.CLOSED or self._peer_fin:
-                raise self.error or ProtocolViolation("the peer closed in the middle of a message")
-            self._wait_for(want)
-            return None
+        if len(self._rx_buf) - pos < want:  # the stream ended in the middle of a message
+            raise self.error or ProtocolViolation("the peer closed in the middle of a message")
         out = bytes(self._rx_buf[pos : pos + want])
         pos += want
         if pos > 65536 and pos * 2 > len(self._rx_buf):  # compact: amortised O(1) per byte
@@ -273,8 +270,9 @@ class Connection:
         return out
 
     def receivable(self, buff_size: int) -> bool:
-        """True when ``receive(buff_size)`` would return data or raise: a driver's cheap check
-        while it waits (a first ``receive`` call has told the engine that it waits)."""
+        """True when ``receive(buff_size)`` would return data or raise (it decides by this):
+        a driver's cheap check while it waits (a first ``receive`` call has told the engine
+        that it waits)."""
         bounds = self._rx_bounds
         ended = self.life == M.CLOSED or self._peer_fin
         if not bounds:
