@@ -517,8 +517,7 @@ class Connection:
             self.stats.segments_received += 1
             self._answered()
             self.seq = self._tx_end
-            express = self.express  # if any, it promised this very chunk: no need to build it
-            self._send_chunk(express[2] if express and express[0] is self._tx_ack_wire else None)
+            self._send_chunk()
             self._promise_next_chunk()
             return True
         head = self._rx_head
@@ -535,10 +534,7 @@ class Connection:
             return False
         self.stats.segments_received += 1
         self._rx_buf += data[len(head) :]  # a 16-byte slice costs less than a memoryview
-        express = self.express  # if any, it promised this very ACK: no need to build it
-        self._accept_chunk(
-            n, express[2] if express and express[0] is head and n == self._mss else None
-        )
+        self._accept_chunk(n)
         self._promise_next_ack(unread + n)
         return True
 
@@ -579,15 +575,11 @@ class Connection:
         else:
             self.express = None
 
-    def _accept_chunk(self, n: int, ack: bytes | None = None) -> None:
-        """Bookkeeping of an in-order chunk whose bytes are already in the buffer; ``ack``,
-        if given, is its ACK already built."""
+    def _accept_chunk(self, n: int) -> None:
+        """Bookkeeping of an in-order chunk whose bytes are already in the buffer."""
         self.seq = self._rcv_nxt = seq = self.seq + n
         self._rx_remaining -= n
-        if ack is None:
-            self._ack(seq)
-        else:
-            self._emit(ack)
+        self._ack(seq)
         self._rx_head = b"0|||0|||0|||%d|||" % seq
         self._rx_head_seq = seq
         if self._deadline is not None:
@@ -610,15 +602,13 @@ class Connection:
         else:
             self._send_chunk()
 
-    def _send_chunk(self, pkt: bytes | None = None) -> None:
-        """Send the next chunk of the message; ``pkt``, if given, is that segment already built."""
+    def _send_chunk(self) -> None:
         off, seq = self._tx_off, self.seq
-        n = min(self._mss, len(self._tx_msg) - off)
+        chunk = self._tx_msg[off : off + self._mss]
+        n = len(chunk)
         self._tx_off = off + n
         self._tx_end = seq + n
-        if pkt is None:
-            pkt = b"0|||0|||0|||%d|||%b" % (seq, self._tx_msg[off : off + n])
-        self._tx_pkt = pkt
+        self._tx_pkt = b"0|||0|||0|||%d|||%b" % (seq, chunk)
         self._tx_ack_wire = b"0|||1|||0|||%d|||" % (seq + n)  # what _fast_path will match
         self.stats.payload_bytes_sent += n
         self._send_timed(self._tx_pkt)
