@@ -163,11 +163,13 @@ class Sim:
                 self.express_hits += 1
                 self.net.send(a.dst, a.src, answer)
                 conn.receive_datagram(a.data, a.src, now, answered=True)
-            else:
+            else:  # the engine answers; its first datagram out must be the promised one
                 conn.receive_datagram(a.data, a.src, now)
-                out = conn._out[:1]
-                if out != [(answer, a.src)]:
+                out = conn.datagrams_to_send()
+                if out[:1] != [(answer, a.src)]:
                     self.broken_promises.append(f"{a.data!r} promised {answer!r}, got {out}")
+                for data, dst in out:  # at once, as the answer goes when it is taken
+                    self.net.send(a.dst, dst, data)
             return
         lst = self.listeners.get(a.dst)
         if lst is None:
