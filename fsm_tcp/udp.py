@@ -26,12 +26,10 @@ _LONG_WAIT = 0.02
 _FD_SETSIZE = 1024
 
 
-def _needs_poll(fds: list[int], timeout: float | None) -> bool:
+def _needs_poll(timeout: float | None, high_fd: bool) -> bool:
     """select() keeps microseconds, which a sub-millisecond RTO needs, but fails on descriptors
     from FD_SETSIZE on; poll() takes any but rounds up to milliseconds, fine for long waits."""
-    return hasattr(select, "poll") and (
-        timeout is None or timeout >= _LONG_WAIT or max(fds) >= _FD_SETSIZE
-    )
+    return hasattr(select, "poll") and (timeout is None or timeout >= _LONG_WAIT or high_fd)
 
 
 def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
@@ -39,7 +37,7 @@ def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
     limit)."""
     if timeout is not None and timeout <= 0:
         timeout = 0.0
-    if _needs_poll(fds, timeout):
+    if _needs_poll(timeout, max(fds) >= _FD_SETSIZE):
         poller = select.poll()
         for fd in fds:
             poller.register(fd, select.POLLIN)
@@ -172,13 +170,12 @@ class SocketUDP:
         return True
 
     def _sleep(self, timeout: float | None) -> bool:
-        """Until a datagram is here (True) or ``timeout`` passed (see ``wait_readable``; the
-        registered poll object saves building one per sleep)."""
-        if timeout is None or timeout >= _LONG_WAIT or self._poll_only:
-            if self._poll is not None:
-                return bool(self._poll.poll(None if timeout is None else timeout * 1e3))
-            return bool(wait_readable([self.sock.fileno()], timeout))
-        return bool(select.select([self.sock], [], [], max(0.0, timeout))[0])  # the common case
+        """Until a datagram is here (True) or ``timeout`` passed, as ``wait_readable`` decides,
+        with the poll object ``_drive`` registered."""
+        if _needs_poll(timeout, self._poll_only):
+            return bool(self._poll.poll(None if timeout is None else timeout * 1e3))
+        wait = None if timeout is None else max(0.0, timeout)
+        return bool(select.select([self.sock], [], [], wait)[0])
 
     def recvfrom(self, bufsize: int = RECV_BUFFER) -> tuple[bytes, Address] | None:
         """One datagram (blocking, as ``settimeout`` says), or None when the loss simulation
