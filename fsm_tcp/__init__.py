@@ -1,5 +1,6 @@
 """fsm_tcp: a reliable transport over UDP whose behaviour is declared as state machines."""
 
+from .congestion import CongestionControl
 from .engine import Closed, Config, Connection, Established, MessageReceived, MessageSent
 from .errors import (
     ConnectionClosed,
@@ -18,6 +19,7 @@ from .udp import SocketUDP
 __all__ = [
     "Closed",
     "Config",
+    "CongestionControl",
     "Connection",
     "ConnectionClosed",
     "ConnectionTimeout",

@@ -11,6 +11,10 @@ Three machines describe one connection:
 * SENDER    - the stage of the current outgoing message inside ESTABLISHED (section 3);
 * RECEIVER  - the stage of the current incoming message inside ESTABLISHED (section 3).
 
+and one more a windowed sender runs, with :class:`fsm_tcp.congestion.Congestion` as model:
+
+* CONGESTION - slow start, congestion avoidance, Reno's fast recovery (section 6, RFC 5681).
+
 Per-segment bookkeeping that changes no state (one more 16-byte chunk acknowledged, one
 more chunk received) is plain code in the engine: a trigger costs about as much as a
 loopback round trip, so triggers fire per message and per fault, never per byte.
@@ -221,8 +225,47 @@ RECEIVER = Table(
     ),
 )
 
+# ---------------------------------------------------------------------------- congestion
+SLOW_START = "SLOW_START"
+CONGESTION_AVOIDANCE = "CONGESTION_AVOIDANCE"
+FAST_RECOVERY = "FAST_RECOVERY"
+
+# One windowed sender's congestion control (PROTOCOL.md 6, RFC 5681). The model is
+# fsm_tcp.congestion.Congestion, not the connection. Growing cwnd per ACK is bookkeeping
+# there; only a change of stage fires. Tahoe and Reno differ in one rule, the answer to three
+# duplicate ACKs, so that rule is a condition (is_reno) and the algorithm a value.
+CONGESTION = Table(
+    name="congestion",
+    attribute="cc",
+    states=(SLOW_START, CONGESTION_AVOIDANCE, FAST_RECOVERY),
+    initial=SLOW_START,
+    doc="Congestion control of a windowed sender: TCP Tahoe as the course fixes it, Reno's "
+    "fast recovery (PROTOCOL.md 6, RFC 5681).",
+    on_enter="restart_growth",
+    transitions=(
+        # RFC 5681 3.1: slow start while cwnd < ssthresh; the course moves on at equality.
+        _t("reach_ssthresh", SLOW_START, CONGESTION_AVOIDANCE),
+        # RFC 5681 (4) and LW: ssthresh = max(FlightSize/2, 2 MSS), cwnd = 1 MSS.
+        _t("timeout", SLOW_START, SLOW_START, after="collapse_window"),
+        _t("timeout", CONGESTION_AVOIDANCE, SLOW_START, after="collapse_window"),
+        _t("timeout", FAST_RECOVERY, SLOW_START, after="collapse_window"),
+        # RFC 5681 3.2, the third duplicate ACK: Reno retransmits and recovers fast ...
+        _t("three_dup_acks", SLOW_START, FAST_RECOVERY, conditions="is_reno",
+           after="enter_fast_recovery"),
+        _t("three_dup_acks", CONGESTION_AVOIDANCE, FAST_RECOVERY, conditions="is_reno",
+           after="enter_fast_recovery"),
+        # ... Tahoe (the course's) retransmits, then does as after a timeout.
+        _t("three_dup_acks", SLOW_START, SLOW_START, unless="is_reno", after="collapse_window"),
+        _t("three_dup_acks", CONGESTION_AVOIDANCE, SLOW_START, unless="is_reno",
+           after="collapse_window"),
+        # Further duplicate ACKs in FAST_RECOVERY inflate cwnd by 1 MSS: bookkeeping.
+        # RFC 5681 3.2 step 6: the ACK of new data deflates cwnd to ssthresh.
+        _t("recovery_ack", FAST_RECOVERY, CONGESTION_AVOIDANCE, after="deflate_window"),
+    ),
+)
+
 # fmt: on
-TABLES: tuple[Table, ...] = (LIFECYCLE, SENDER, RECEIVER)
+TABLES: tuple[Table, ...] = (LIFECYCLE, SENDER, RECEIVER, CONGESTION)
 
 
 def build(table: Table, model: Any = None, **kwargs: Any) -> Machine:
