@@ -5,6 +5,11 @@ upstream socket of its own; every upstream address that answers it (the listener
 new per-connection socket a server answers from) is mirrored on a proxy port of its own,
 so the client learns a proxy address and keeps talking through the proxy.
 Loss, duplication, reordering, delay and jitter apply to every datagram, both directions.
+
+Scripted mode (``schedule=``, fsm_tcp.schedule): each session classifies its datagrams and
+drops, duplicates, delays or reorders exactly the segments the schedule names; the random
+faults then apply to the rest. ``record=True`` keeps every datagram seen, with its fate, in
+``proxy.capture`` (for reports and pcap files).
 """
 
 from __future__ import annotations
@@ -13,11 +18,16 @@ import asyncio
 import contextlib
 import random
 import socket
+import time
 from dataclasses import dataclass, field
 
 from .engine import Address
 from .errors import InvalidArgument
+from .schedule import C2S, S2C, Decision, Schedule, Scheduler
 from .udp import RECV_BUFFER
+
+#: Longest a reordered datagram waits for the next one in its direction to overtake it.
+REORDER_HOLD = 0.2
 
 
 @dataclass(frozen=True)
@@ -58,11 +68,29 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+@dataclass(frozen=True)
+class Captured:
+    """One datagram as the proxy saw it, between the two real endpoints."""
+
+    t: float  # wall-clock seconds (time.time()), as a capture file wants
+    direction: str  # "c2s" or "s2c"
+    src: Address
+    dst: Address
+    data: bytes
+    fate: str  # forwarded, dropped, duplicated, delayed N ms, reordered, ...
+    label: str = ""  # the scheduler's name for it, in scripted mode
+
+
+_Held = tuple[socket.socket, bytes, Address]
+
+
 @dataclass
 class _Session:
     client: Address
     upstream: socket.socket
     mirrors: dict[Address, socket.socket] = field(default_factory=dict)  # upstream -> proxy
+    scheduler: Scheduler | None = None
+    held: dict[str, list[_Held]] = field(default_factory=lambda: {C2S: [], S2C: []})
 
 
 class FaultProxy:
@@ -76,6 +104,8 @@ class FaultProxy:
         *,
         seed: int | None = None,
         max_sessions: int = 4096,
+        schedule: Schedule | None = None,
+        record: bool = False,
     ) -> None:
         self.listen_addr = listen
         self.target = target
@@ -83,6 +113,12 @@ class FaultProxy:
         self.rng = random.Random(seed)
         self.stats = ProxyStats()
         self.max_sessions = max_sessions
+        self.schedule = schedule
+        self.record = record
+        self.capture: list[Captured] = []
+        #: Each session's scheduler, in order of arrival (its unfired rules tell a scenario
+        #: that never met the segment it names).
+        self.schedulers: list[Scheduler] = []
         self._sessions: dict[Address, _Session] = {}
         self._mirror_owner: dict[int, tuple[_Session, Address]] = {}  # fd -> (session, up)
         self._listen: socket.socket | None = None
@@ -116,12 +152,12 @@ class FaultProxy:
         for data, client in self._drain(self._listen):
             session = self._session(client)
             if session is not None:
-                self._forward(session.upstream, data, self.target)
+                self._forward(session, C2S, session.upstream, data, self.target)
 
     def _from_client_at_mirror(self, fd: int, sock: socket.socket) -> None:
         session, upstream = self._mirror_owner[fd]
         for data, _client in self._drain(sock):
-            self._forward(session.upstream, data, upstream)
+            self._forward(session, C2S, session.upstream, data, upstream)
 
     def _session(self, client: Address) -> _Session | None:
         session = self._sessions.get(client)
@@ -131,6 +167,9 @@ class FaultProxy:
             assert self._loop is not None
             upstream = _bind(self.listen_addr[0], 0)
             session = _Session(client, upstream)
+            if self.schedule is not None:
+                session.scheduler = Scheduler(self.schedule)
+                self.schedulers.append(session.scheduler)
             self._sessions[client] = session
             self.stats.sessions += 1
             self._loop.add_reader(upstream.fileno(), self._from_server, session)
@@ -153,7 +192,7 @@ class FaultProxy:
             else:
                 out = session.mirrors.get(upstream) or self._mirror(session, upstream)
             if out is not None:
-                self._forward(out, data, session.client)
+                self._forward(session, S2C, out, data, session.client, upstream)
 
     def _mirror(self, session: _Session, upstream: Address) -> socket.socket:
         assert self._loop is not None
@@ -176,20 +215,81 @@ class FaultProxy:
                 break  # ICMP errors from a vanished endpoint: nothing to forward
         return got
 
-    def _forward(self, sock: socket.socket, data: bytes, dst: Address) -> None:
+    def _forward(
+        self,
+        session: _Session,
+        direction: str,
+        sock: socket.socket,
+        data: bytes,
+        dst: Address,
+        src: Address | None = None,
+    ) -> None:
+        """``src``: the server-side sender of an s2c datagram (the client's is dst's peer)."""
+        decision = session.scheduler.decide(data, direction) if session.scheduler else None
+        if decision is not None and decision.action != "pass":
+            fate = self._scripted(session, decision, sock, data, dst)
+        else:
+            fate = self._random(sock, data, dst)
+            if fate == "forwarded":
+                self._release_held(session, direction)
+        if self.record:
+            wire = (session.client, dst) if direction == C2S else (src or dst, session.client)
+            label = str(decision.label) if decision is not None else ""
+            self.capture.append(Captured(time.time(), direction, *wire, data, fate, label))
+
+    def _scripted(
+        self, session: _Session, decision: Decision, sock: socket.socket, data: bytes, dst: Address
+    ) -> str:
+        action, direction = decision.action, decision.label.direction
+        if action == "drop":
+            self.stats.dropped += 1
+            return "dropped (schedule)"
+        if action == "delay":
+            self._send_later(sock, data, dst, decision.delay)
+            return f"delayed {decision.delay * 1000:g} ms (schedule)"
+        if action == "reorder":
+            self.stats.reordered += 1
+            self._hold(session, direction, sock, data, dst)
+            return "held until the next datagram overtakes it (schedule)"
+        self.stats.duplicated += 1
+        self._send(sock, data, dst)
+        self._release_held(session, direction)
+        if action == "dup-late":
+            self._hold(session, direction, sock, data, dst)
+            return "duplicated, the copy after the next datagram (schedule)"
+        self._send(sock, data, dst)
+        return "duplicated (schedule)"
+
+    def _hold(
+        self, session: _Session, direction: str, sock: socket.socket, data: bytes, dst: Address
+    ) -> None:
+        session.held[direction].append((sock, data, dst))
+        assert self._loop is not None
+        # if nothing overtakes it (the peer waits for this very datagram), it goes anyway
+        self._loop.call_later(REORDER_HOLD, self._release_held, session, direction)
+
+    def _release_held(self, session: _Session, direction: str) -> None:
+        held, session.held[direction] = session.held[direction], []
+        for sock, data, dst in held:
+            self._send(sock, data, dst)
+
+    def _random(self, sock: socket.socket, data: bytes, dst: Address) -> str:
         f, rng = self.faults, self.rng
         if f.loss and rng.random() < f.loss:
             self.stats.dropped += 1
-            return
+            return "dropped (random)"
         copies = 2 if f.dup and rng.random() < f.dup else 1
         self.stats.duplicated += copies - 1
+        fate = "forwarded" if copies == 1 else "duplicated (random)"
         for _ in range(copies):
             delay = f.delay + (rng.uniform(-f.jitter, f.jitter) if f.jitter else 0.0)
             if f.reorder and rng.random() < f.reorder:
                 # held back long enough for the next datagrams to overtake it
                 delay += max(0.002, 2 * f.delay + f.jitter)
                 self.stats.reordered += 1
+                fate = "reordered (random)"
             self._send_later(sock, data, dst, max(0.0, delay))
+        return fate
 
     def _send_later(self, sock: socket.socket, data: bytes, dst: Address, delay: float) -> None:
         if delay <= 0:
