@@ -170,5 +170,3 @@ def check(
     if table is not None:
         table.summary(results)
     return results
-
-

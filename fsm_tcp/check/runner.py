@@ -188,6 +188,7 @@ class _Peer(threading.Thread):
         self._fn = target
         self.result: Any = None
         self.error = ""
+        self.stage = "talk"  # "close" once the message is through
 
     def run(self) -> None:
         try:
@@ -315,16 +316,14 @@ class Runner:
             def talk() -> None:
                 client.connect(address)
                 client.send(scenario.message)
+                peer.stage = "close"  # from here on our end may linger by protocol
                 client.close()
 
             peer = _Peer(talk)
             peer.start()
             ended = child.wait(child.started + bound)
-            peer.join(PEER_GRACE if ended else 0.1)
-            received = (
-                self._collect(program, work) if ended else self._collect_partial(program, work)
-            )
-            facts = self._facts(scenario, child, received, bound, peer.error, ended)
+            received = self._collect(program, work)
+            facts = self._facts(scenario, child, received, bound, self._join(peer, ended), ended)
             return facts, _dialect(client)
         finally:
             child.kill()
@@ -348,8 +347,14 @@ class Runner:
         except OSError:
             return None
 
-    def _collect_partial(self, program: Program, work: Path) -> bytes | None:
-        return self._collect(program, work)
+    def _join(self, peer: _Peer, ended: bool) -> str:
+        """fsm_tcp's end, given a grace period once the program ended: its error, if any."""
+        if not ended:
+            return peer.error
+        peer.join(max(1.0, PEER_GRACE * self.options.timeout_scale))
+        if peer.is_alive() and peer.stage != "close":
+            return "still waiting for the program, which had ended"
+        return peer.error
 
     # ------------------------------------------------------------------ program = client
     def _against_client(
@@ -371,6 +376,7 @@ class Runner:
             conn, _ = server.accept()
             accepted.append(conn)
             message = conn.recv_message()
+            peer.result, peer.stage = message, "close"
             conn.recv_close()
             return message
 
@@ -380,9 +386,9 @@ class Runner:
         child = _spawn(program.command, values, work)
         try:
             ended = child.wait(child.started + bound)
-            peer.join(max(0.1, PEER_GRACE * self.options.timeout_scale) if ended else 0.1)
-            received = peer.result if not peer.is_alive() else None
-            facts = self._facts(scenario, child, received, bound, peer.error, ended)
+            error = self._join(peer, ended)
+            received = peer.result
+            facts = self._facts(scenario, child, received, bound, error, ended)
             return facts, _dialect(accepted[0] if accepted else server)
         finally:
             child.kill()

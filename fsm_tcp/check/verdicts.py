@@ -1,8 +1,9 @@
 """Verdicts: what happened in one scenario, decided from facts the runner collected.
 
 Order matters: a program still running at the bound HANGs whatever it printed; one that
-exited badly CRASHes; then the message is compared byte for byte (CORRUPT); a correct run
-far above the no-fault time is SLOW.
+exited badly CRASHes; then the message is compared byte for byte (CORRUPT); a program that
+delivered it but left fsm_tcp's end unanswered (gave up, or still waiting once the program
+ended) HANGs too; a correct run far above the no-fault time is SLOW.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def decide(facts: Facts, bounds: Bounds) -> Verdict:
     corrupt = compare(facts.expected, facts.received)
     if corrupt:
         return Verdict(CORRUPT, corrupt)
+    if facts.peer_error:
+        # the message arrived, but the program left fsm_tcp's end waiting for an answer
+        return Verdict(HANG, f"the program stopped answering; fsm_tcp's end: {facts.peer_error}")
     if facts.elapsed > bounds.slow:
         return Verdict(
             SLOW, f"took {facts.elapsed:.2f} s, above {bounds.slow:.2f} s (from the no-fault run)"

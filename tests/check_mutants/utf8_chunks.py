@@ -1,0 +1,5 @@
+"""fsm-tcp check mutant: utf8 chunks."""
+
+from mutant_base import build
+
+SocketTCP = build("utf8_chunks")
