@@ -65,6 +65,19 @@ def test_the_course_check_is_not_vacuous() -> None:
     assert _course_check(8) == []
 
 
+def test_the_course_class_offers_the_sender_helpers_of_its_model() -> None:
+    cc = CongestionControl(10, "reno")
+    cc.on_ack(10)
+    cc.on_ack(10)
+    assert cc.window_segments() == cc.get_MSS_in_cwnd() == 3
+    assert [cc.on_dup_ack() for _ in range(3)] == [False, False, True]
+    assert cc.is_state_fast_recovery() and not cc.is_state_slow_start()
+    assert (cc.get_ssthresh(), cc.get_cwnd()) == (20, 50)
+    cc.on_timeout(flight_size=60)
+    assert (cc.get_ssthresh(), cc.get_cwnd()) == (30, 10) and cc.is_state_slow_start()
+    assert CongestionControl(10).model.algorithm == "tahoe"  # the course's by default
+
+
 # ------------------------------------------------------------------ RFC 5681 3.1
 def test_initial_window_is_one_mss_and_ssthresh_unset() -> None:
     model = Congestion(100)
