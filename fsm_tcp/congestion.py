@@ -109,7 +109,11 @@ class Congestion:
         return True
 
     def on_timeout(self, flight_size: int | None = None) -> None:
-        """The retransmission timer expired (RFC 5681 3.1, after RFC 6298 5.4-5.6)."""
+        """The retransmission timer expired (RFC 5681 3.1, after RFC 6298 5.4-5.6).
+
+        ``flight_size`` as for ``on_dup_ack``; in fast recovery cwnd is inflated by the
+        duplicates, so a sender there should pass it (RFC 5681 warns against halving cwnd).
+        """
         self._dup_acks = 0
         self._flight = self.cwnd if flight_size is None else flight_size
         self._fire("timeout")
