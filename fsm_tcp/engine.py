@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import dialects as D
 from . import machines as M
 from .errors import (
     ConnectionClosed,
@@ -75,6 +76,9 @@ class Config:
     #: Random 32-bit initial sequence numbers instead of the course's 0..100, and segments
     #: outside the expected window dropped silently instead of re-ACKed.
     secure: bool = False
+    #: How to speak to the peer (fsm_tcp.dialects): "auto" sends PROTOCOL.md and adapts to
+    #: what the peer shows; a profile name or a Dialect value speaks that dialect.
+    dialect: str | D.Dialect = D.AUTO
 
     def __post_init__(self) -> None:
         if self.mss < 1 or self.mss > MAX_DATAGRAM - 64:
@@ -84,6 +88,7 @@ class Config:
         if self.max_message_size < 0 or self.receive_buffer < 1:
             raise InvalidArgument("max_message_size must be >= 0 and receive_buffer >= 1")
         RtoEstimator(self.initial_rto, self.min_rto, self.max_rto)  # validates the timers
+        D.resolve(self.dialect)  # validates the name
 
     def give_up_bound(self) -> float:
         """Longest a sender retransmits to a silent peer before ConnectionTimeout (seconds).
@@ -167,6 +172,7 @@ class Connection:
         self._rcv_nxt = 0  # end of the peer's data accepted so far: what a re-ACK carries
         self._now = 0.0
         self._seg: Segment = Segment(False, False, False, 0)
+        self._raw = b""
         self._from: Address = ()
         self._out: list[tuple[bytes, Address]] = []
         #: A promise to drivers: a datagram from ``peer`` of exactly ``length`` bytes that
@@ -202,6 +208,26 @@ class Connection:
         self._rx_wanted = 0
         self._rx_head = b"\xff"  # wire prefix of the next chunk expected (never a real one)
         self._rx_head_seq = -1
+        self._rx_first = True  # the next chunk is the first of its message
+        self._rx_len_seg = (-1, b"")  # the current message's length segment (SEQ, DATA)
+        self._rx_len_repeats = 0
+        self._rx_len_acks: set[int] = set()  # the ACKs we sent for the current length
+        # dialect: fixed profile, or auto's adaptation (never in secure mode: strict there)
+        fixed = D.resolve(cfg.dialect)
+        if fixed is None and cfg.secure:
+            fixed = D.CANONICAL
+        self._adapt = None if fixed is not None else D.Adaptation()
+        self._d: D.Dialect = fixed or D.CANONICAL
+        self._synack_seq = 0  # z: the SYN-ACK's SEQ, either side (a close may count from it)
+        self._listener_addr: Address = ()  # client: where the SYN went
+        self._via_listener = False  # the datagram being handled reached the listener
+        self._deferred: list[tuple[bytes, Address]] = []
+        self._helped = False  # client: the handshake ACK was also sent to the listener
+        self._rx_at_handshake = 0
+        self._tx_first = True
+        self._tx_refusals = 0
+        self._tx_start = 0  # SEQ our segment in flight starts at (before its gap)
+        self._set_wire()
 
     # ================================================================ driving API
     def connect(self, address: Address, now: float) -> None:
@@ -210,6 +236,7 @@ class Connection:
         self._opened = True
         self._now = now
         self.peer = address
+        self._listener_addr = tuple(address)
         self._fire("lifecycle", "open_active")
 
     def listen(self) -> None:
@@ -311,11 +338,17 @@ class Connection:
         self._arm_peer_wait()
 
     def receive_datagram(
-        self, data: bytes, addr: Address, now: float, answered: bool = False
+        self,
+        data: bytes,
+        addr: Address,
+        now: float,
+        answered: bool = False,
+        via_listener: bool = False,
     ) -> None:
         """Feed one datagram that arrived from ``addr``.
 
         ``answered``: it matched ``express`` and the driver has sent the promised answer.
+        ``via_listener``: it reached the listening socket (routed here by a Listener).
         """
         self._now = now
         stats = self.stats
@@ -339,6 +372,8 @@ class Connection:
             self._trace_segment("recv", seg)
         self._seg = seg
         self._from = addr
+        self._raw = data
+        self._via_listener = via_listener
         if self.life == M.ESTABLISHED and not (seg.syn or seg.fin):
             if seg.ack:
                 self._on_ack(seg)
@@ -346,6 +381,15 @@ class Connection:
                 self._on_data(seg)
         else:
             self._on_control(seg)
+            if self._deferred and self.life != M.SYN_RCVD:
+                self._replay_deferred()
+
+    def _replay_deferred(self) -> None:
+        """What reached the connection socket while the handshake ACK was awaited on the
+        listener, in arrival order, as a server reading that socket at last would."""
+        deferred, self._deferred = self._deferred, []
+        for data, addr in deferred:
+            self.receive_datagram(data, addr, self._now)
 
     def express_answer(self, data: bytes, addr: Address) -> bytes | None:
         """The answer ``express`` promises for ``data`` from ``addr``, or None if it promises
@@ -375,6 +419,8 @@ class Connection:
                 # else: the application stopped waiting on the peer; the deadline lapses
             elif self.can_retry():
                 self._resend_timed(self._tx_pkt)  # bookkeeping: the stage stays the same
+                if not self._helped and self._unanswered_since_handshake():
+                    self._help_handshake()
             else:
                 self._fire("sender", "tx_timeout")
         elif (self.life, "timeout") in _FIRES_FROM["lifecycle"]:
@@ -472,6 +518,13 @@ class Connection:
         if self.tracer is not None:
             self._trace_segment("send", parse(pkt))
 
+    def _emit_to(self, pkt: bytes, addr: Address) -> None:
+        """A segment for another address than the peer's (the listener's)."""
+        self._out.append((pkt, addr))
+        self.stats.segments_sent += 1
+        if self.tracer is not None:
+            self._trace_segment("send", parse(pkt))
+
     def _arm(self) -> None:
         self._deadline = self._now + self.rto.rto
 
@@ -500,7 +553,55 @@ class Connection:
         self._deadline = None
 
     def _ack(self, seq: int) -> None:
-        self._emit(b"0|||1|||0|||%d|||" % seq)
+        self._emit(self._f_ack % seq)
+
+    # ================================================================ dialect
+    def _set_wire(self) -> None:
+        """Wire formats of the working dialect; the fast path and express answers only
+        where a steady-state segment is numbered as PROTOCOL.md numbers it."""
+        d = self._d
+        num = b"%%0%dd" % d.seq_width if d.seq_width else b"%d"
+        self._f_ack = b"0|||1|||0|||" + num + b"|||" + d.control_filler.replace(b"%", b"%%")
+        self._f_data = b"0|||0|||0|||" + num + b"|||"
+        self._fast_ok = d.data_seq == "start" and d.max_datagram is None
+        if not self._fast_ok:
+            self._tx_ack_wire = self._rx_head = b"\xff"
+            self.express = None
+
+    def _ctl(self, flags: bytes, seq: int) -> bytes:
+        """A control segment (``flags`` as ``b"S|||A|||F"``) in the working dialect."""
+        d = self._d
+        filler = d.fin_filler if flags == b"0|||0|||1" else d.control_filler
+        return b"%b|||%0*d|||%b" % (flags, d.seq_width, seq, filler)
+
+    def _observe(self, variable: str, value: Any) -> None:
+        """auto: the peer showed ``variable`` = ``value`` in the segment being handled."""
+        adapt = self._adapt
+        if adapt is None:
+            return
+        if adapt.observe(variable, value, self._raw):
+            self._adapted()
+
+    def _adapted(self) -> None:
+        assert self._adapt is not None
+        self._d = self._adapt.current
+        self._set_wire()
+        self._trace("dialect", findings=[f.describe() for f in self._adapt.findings])
+
+    @property
+    def dialect(self) -> D.Dialect:
+        """The dialect this end speaks now (auto: as adapted so far)."""
+        return self._d
+
+    @property
+    def dialect_findings(self) -> list[D.Finding]:
+        """auto: what the peer showed that differs from PROTOCOL.md, and what it implied."""
+        return list(self._adapt.findings) if self._adapt is not None else []
+
+    @property
+    def _tolerant(self) -> bool:
+        """auto, not yet sure: accept every recorded variant where it is unambiguous."""
+        return self._adapt is not None
 
     # ================================================================ per-segment paths
     def _fast_path(self, data: bytes) -> bool:
@@ -534,7 +635,7 @@ class Connection:
             return False
         self.stats.segments_received += 1
         self._rx_buf += data[len(head) :]  # a 16-byte slice costs less than a memoryview
-        self._accept_chunk(n)
+        self._accept_chunk(self.seq, n)
         self._promise_next_ack(unread + n)
         return True
 
@@ -553,9 +654,9 @@ class Connection:
     def _promise_next_chunk(self) -> None:
         """Sender: the ACK of the chunk just sent will be answered by the next chunk."""
         off, msg = self._tx_off, self._tx_msg
-        if off < len(msg) and self.tracer is None:
+        if off < len(msg) and self.tracer is None and self._fast_ok:
             wire = self._tx_ack_wire
-            chunk = b"0|||0|||0|||%d|||%b" % (self._tx_end, msg[off : off + self._mss])
+            chunk = self._f_data % self._tx_end + msg[off : off + self._mss]
             self.express = (wire, len(wire), chunk, self._peer_addr)
         else:
             self.express = None  # the last chunk's ACK fires a trigger
@@ -570,80 +671,208 @@ class Connection:
             and self.tracer is None
         ):
             head = self._rx_head
-            ack = b"0|||1|||0|||%d|||" % (self.seq + mss)
+            ack = self._f_ack % (self.seq + mss)
             self.express = (head, len(head) + mss, ack, self._peer_addr)
         else:
             self.express = None
 
-    def _accept_chunk(self, n: int) -> None:
+    def _accept_chunk(self, start: int, n: int) -> None:
         """Bookkeeping of an in-order chunk whose bytes are already in the buffer."""
-        self.seq = self._rcv_nxt = seq = self.seq + n
+        self.seq = self._rcv_nxt = seq = start + n
         self._rx_remaining -= n
+        self._rx_first = False
         self._ack(seq)
-        self._rx_head = b"0|||0|||0|||%d|||" % seq
+        self._rx_head = self._f_data % seq if self._fast_ok else b"\xff"
         self._rx_head_seq = seq
         if self._deadline is not None:
             self._peer_alive()
 
     def _on_ack(self, seg: Segment) -> None:
         """A pure ACK in ESTABLISHED: the hot path of a sender."""
-        if self.tx == M.TX_IDLE or seg.seq != self._tx_end:
+        if self.tx == M.TX_IDLE:
+            self.stats.duplicates_received += 1  # stale: nothing to do
+        elif seg.seq == self._tx_end:
+            self._chunk_acked()
+        elif not (self._tolerant and self.tx == M.TX_LENGTH and self._adapt_length_ack(seg)):
             self.stats.duplicates_received += 1  # stale or early ACK: nothing to do
-            return
-        self._chunk_acked()
+
+    def _adapt_length_ack(self, seg: Segment) -> bool:
+        """auto: the ACK of our length segment in another arithmetic (s+1, s+2 ...), or the
+        peer re-ACKing where it stands because it expects the length elsewhere."""
+        adapt = self._adapt
+        assert adapt is not None
+        s, digits = self._tx_start, len(self._tx_pkt) - self._tx_pkt.rindex(b"|") - 1
+        if "length_ack" not in adapt.confirmed and s < seg.seq <= s + digits + 3:
+            self._observe("length_ack", None if seg.seq == s + digits else seg.seq - s)
+            self._tx_end = seg.seq
+            self._chunk_acked()
+            return True
+        if seg.seq != self.seq:
+            return False
+        self._tx_refusals += 1  # the peer re-ACKs where it stands: it refused our length
+        if self._tx_refusals >= 2 and adapt.probe("length_seq_gap"):
+            self._tx_refusals = 0
+            self._adapted()
+            self._build_length_segment()
+            self._send_timed(self._tx_pkt)
+            return True
+        return False
 
     def _chunk_acked(self) -> None:
         self._answered()
         self.seq = self._tx_end
         if self.tx == M.TX_LENGTH:
+            if self._adapt is not None:
+                self._length_taken()
             self._fire("sender", "tx_length_acked")
         elif self._tx_off >= len(self._tx_msg):
             self._fire("sender", "tx_last_chunk_acked")
         else:
             self._send_chunk()
 
+    def _length_taken(self) -> None:
+        """auto: the peer took our length segment: its numbering is confirmed, and a
+        handshake ACK sent to the listener is what made the peer answer."""
+        adapt = self._adapt
+        assert adapt is not None
+        adapt.accepted("length_seq_gap", self._tx_pkt)
+        if adapt.current != self._d:
+            self._adapted()
+        adapt.confirm("length_ack")
+        if self._helped and "handshake_ack_to" not in adapt.confirmed:
+            self._observe("handshake_ack_to", "listener")
+
     def _send_chunk(self) -> None:
-        off, seq = self._tx_off, self.seq
-        chunk = self._tx_msg[off : off + self._mss]
+        off, d = self._tx_off, self._d
+        start = self.seq + d.data_seq_gap if self._tx_first else self.seq
+        self._tx_first = False
+        chunk = self._tx_msg[off : off + self._chunk_size(start)]
         n = len(chunk)
+        end = start + n
         self._tx_off = off + n
-        self._tx_end = seq + n
-        self._tx_pkt = b"0|||0|||0|||%d|||%b" % (seq, chunk)
-        self._tx_ack_wire = b"0|||1|||0|||%d|||" % (seq + n)  # what _fast_path will match
+        self._tx_start = start
+        self._tx_end = end
+        self._tx_pkt = self._f_data % (start if d.data_seq == "start" else end) + chunk
+        self._tx_ack_wire = self._f_ack % end  # what _fast_path will match
         self.stats.payload_bytes_sent += n
         self._send_timed(self._tx_pkt)
+
+    def _chunk_size(self, start: int) -> int:
+        """MSS, or less where the peer reads short datagrams (header + SEQ + DATA)."""
+        limit = self._d.max_datagram
+        if limit is None:
+            return self._mss
+        digits = max(self._d.seq_width, len(b"%d" % (start + self._mss)))
+        return max(1, min(self._mss, limit - 15 - digits - len(self._d.control_filler)))
+
+    def _build_length_segment(self) -> None:
+        d = self._d
+        digits = b"%d" % len(self._tx_msg)
+        self._tx_start = s = self.seq + d.length_seq_gap
+        self._tx_end = d.length_ack_for(s, len(digits))
+        self._tx_pkt = self._f_data % s + digits
 
     def _on_data(self, seg: Segment) -> None:
         """A data or length segment in ESTABLISHED: the hot path of a receiver."""
         if self.tx != M.TX_IDLE:
-            if not self._implies_ack(seg):
+            if not self._implies_ack(seg.seq, self._d.length_seq_gap):
                 self._stale_or_ahead(seg)
                 return
             self._chunk_acked()  # the peer moved on, so it has our last segment
-        if seg.seq != self.seq:
+        if self.rx == M.RX_LENGTH:
+            if self._is_next_length(seg):
+                self._on_length(seg)
+            else:
+                self._stale_or_ahead(seg)
+            return
+        start = self._chunk_start(seg)
+        if start is None:
             self._stale_or_ahead(seg)
-        elif self.rx == M.RX_LENGTH:
-            self._on_length(seg)
         else:
-            self._on_chunk(seg)
+            self._on_chunk(seg, start)
 
-    def _implies_ack(self, seg: Segment) -> bool:
-        """Peer data at the SEQ our last segment ends at proves it arrived (desync a/b mirror)."""
-        return seg.seq == self._tx_end and self._tx_off >= len(self._tx_msg)
+    def _is_next_length(self, seg: Segment) -> bool:
+        gap = seg.seq - self.seq
+        if gap == self._d.length_seq_gap:
+            if self._tolerant:
+                self._observe("length_seq_gap", gap)
+            return True
+        adapt = self._adapt
+        if adapt is None or "length_seq_gap" in adapt.confirmed:
+            return False
+        if 0 <= gap <= 1 and seg.data.isdigit():
+            self._observe("length_seq_gap", gap)
+            return True
+        return False
+
+    def _chunk_start(self, seg: Segment) -> int | None:
+        """Where the chunk ``seg`` starts, if it is the next one expected (else None)."""
+        d, n = self._d, len(seg.data)
+        start = self.seq + d.data_seq_gap if self._rx_first else self.seq
+        if seg.seq == (start if d.data_seq == "start" else start + n):
+            if self._rx_first and self._tolerant:
+                self._first_chunk_numbering(d.data_seq, d.data_seq_gap, self.seq)
+            return start
+        adapt = self._adapt
+        if adapt is None or not self._rx_first:
+            return None
+        # auto, first chunk of a message: the sender continues from whichever of our length
+        # ACKs it took, numbered as some profile consistent with what was seen numbers it
+        numberings = {(d.data_seq, d.data_seq_gap)}
+        if "data_seq" not in adapt.confirmed:
+            numberings |= adapt.candidates("data_seq", "data_seq_gap")
+        for base in sorted(self._rx_len_acks):
+            for numbering, gap in sorted(numberings):
+                start = base + gap
+                if seg.seq == (start if numbering == "start" else start + n):
+                    self._first_chunk_numbering(numbering, gap, base)
+                    return start
+        return None
+
+    def _first_chunk_numbering(self, numbering: str, gap: int, base: int) -> None:
+        """auto: the first chunk shows how the sender numbers data and which of our length
+        ACKs it took."""
+        s, digits = self._rx_len_seg[0], len(self._rx_len_seg[1])
+        self._observe("data_seq", numbering)
+        self._observe("data_seq_gap", gap)
+        self._observe("length_ack", None if base == s + digits else base - s)
+        self.seq = self._rcv_nxt = base
+
+    def _implies_ack(self, seq: int, gap: int) -> bool:
+        """Peer data (or FIN) where its next element after our last segment starts proves
+        that segment arrived (desync a/b mirror)."""
+        return seq == self._tx_end + gap and self._tx_off >= len(self._tx_msg)
 
     def _stale_or_ahead(self, seg: Segment) -> None:
         if self.config.secure and not self._in_window(seg):
             self.stats.out_of_window += 1  # secure: dropped without a word (no ACK to reflect)
             return
-        if seg.seq < self._rcv_nxt or (seg.seq < self.seq and self.tx == M.TX_IDLE):
+        # a chunk numbered by its end repeats with the number we last ACKed
+        top = self._rcv_nxt + (self._d.data_seq == "end" and self.rx == M.RX_DATA)
+        if seg.seq < top or (seg.seq < self.seq and self.tx == M.TX_IDLE):
             self.stats.duplicates_received += 1
             if self.rx == M.RX_DATA:
+                self._maybe_rotate_length_ack(seg)
                 self.reack_stale()  # same stage on both sides: bookkeeping, no trigger
             else:
                 self._fire("receiver", "rx_duplicate")  # desync (b): declared
         else:
             self.stats.out_of_window += 1  # PROTOCOL.md 3: dropped, and re-ACKed
             self._ack(self._rcv_nxt)
+
+    def _maybe_rotate_length_ack(self, seg: Segment) -> None:
+        """auto: the sender keeps repeating the length segment we ACKed, so it does not take
+        our ACK's arithmetic: every second repeat, try the next one (dialects.PROBES)."""
+        if not (self._rx_first and (seg.seq, seg.data) == self._rx_len_seg and self._tolerant):
+            return
+        self._rx_len_repeats += 1
+        adapt = self._adapt
+        if self._rx_len_repeats % 2 or adapt is None or not adapt.probe("length_ack"):
+            return
+        self._adapted()
+        self.seq = self._rcv_nxt = self._d.length_ack_for(seg.seq, len(seg.data))
+        self._rx_len_acks.add(self.seq)
+        self._rx_head = b"\xff"
 
     def _in_window(self, seg: Segment) -> bool:
         """Secure mode: only a repeat of recent data is answered; anything ahead of what we
@@ -658,7 +887,7 @@ class Connection:
         self._rx_announced = int(data)
         self._fire("receiver", "rx_length")
 
-    def _on_chunk(self, seg: Segment) -> None:
+    def _on_chunk(self, seg: Segment, start: int) -> None:
         n = len(seg.data)
         if n == 0 or n > self._rx_remaining:
             self.stats.malformed += 1
@@ -668,7 +897,7 @@ class Connection:
             self._ack(self._rcv_nxt)
             return
         self._rx_buf += seg.data
-        self._accept_chunk(n)
+        self._accept_chunk(start, n)
         if self._rx_remaining == 0:
             self._fire("receiver", "rx_last_chunk")
 
@@ -691,13 +920,13 @@ class Connection:
     def _ready_for_fin(self, seg: Segment) -> bool:
         """Settle the data machines before a FIN in ESTABLISHED is taken."""
         if self.tx != M.TX_IDLE:
-            if self._implies_ack(seg):
+            if self._implies_ack(seg.seq, self._d.fin_seq_gap):
                 self._chunk_acked()
-            elif seg.seq == self.seq:
+            elif self.is_peer_fin():
                 self._fire("sender", "tx_cancel")  # the peer closes without our data
             else:
                 return False
-        if seg.seq != self.seq:
+        if not self.is_peer_fin():
             return False
         if self.rx == M.RX_DATA:
             self._fire("receiver", "rx_truncate")
@@ -723,6 +952,21 @@ class Connection:
         self._start_next_message()
         self._maybe_start_close()
         self._arm_peer_wait()
+
+    def _unanswered_since_handshake(self) -> bool:
+        """auto client: nothing came back since the SYN-ACK, so the server may be waiting
+        for the handshake ACK on its listener."""
+        return (
+            self._tolerant
+            and bool(self._listener_addr)
+            and self.stats.segments_received == self._rx_at_handshake
+        )
+
+    def _help_handshake(self) -> None:
+        """Send the handshake ACK to the listener too (what one recorded client does)."""
+        self._helped = True
+        ack = self._ctl(b"0|||1|||0", self._isn + self._d.handshake_ack_offset)
+        self._emit_to(ack, self._listener_addr)
 
     def _wait_for(self, n: int) -> None:
         """The application waits for ``n`` bytes: bound the wait like any other (liveness)."""
@@ -785,22 +1029,50 @@ class Connection:
         return self._retries < self.config.close_tries
 
     def acks_our_syn(self, _ev: Any = None) -> bool:
-        return self._seg.seq == self._isn + 1
+        if self.life != M.SYN_SENT:
+            return self._seg.seq == self._synack_seq  # a duplicate of the one we took
+        return self._d.synack_seq == "client+1" and self._seg.seq == self._isn + 1
+
+    def numbers_synack_own(self, _ev: Any = None) -> bool:
+        """Dialect: the server numbers its SYN-ACK from its own ISN, not x+1 (auto takes
+        any number: the SYN-ACK is told by its flags and the listener's host)."""
+        return self._d.synack_seq == "own" or self._tolerant
 
     def completes_handshake(self, _ev: Any = None) -> bool:
-        return self._seg.seq == self._isn + 2
+        """The handshake ACK, or (desync a) the first data segment, at the dialect's SEQ."""
+        seq = self._seg.seq - self._isn
+        if self._tolerant:  # x+1 (ACK with the SYN-ACK's number), x+2, or data at x+3
+            return 1 <= seq <= 2 or (seq == 3 and not self._seg.ack)
+        d = self._d
+        if self._seg.ack:
+            return seq == d.handshake_ack_offset
+        return seq == d.handshake_ack_offset + d.length_seq_gap
+
+    def awaits_ack_at_listener(self, _ev: Any = None) -> bool:
+        """Dialect: the server reads the handshake ACK on the listener only; what reaches the
+        connection socket before it waits there (unread, as in the kernel's queue)."""
+        return self._d.handshake_ack_to == "listener" and not self._via_listener
 
     def is_original_syn(self, _ev: Any = None) -> bool:
         return self._seg.seq == self._isn
 
     def is_peer_fin(self, _ev: Any = None) -> bool:
-        return self._seg.seq == self.seq
+        gap = self._seg.seq - self.seq
+        return gap == self._d.fin_seq_gap or (self._tolerant and 0 <= gap <= 1)
 
     def acks_our_fin(self, _ev: Any = None) -> bool:
-        return self._seg.seq == self._fin_seq + 1
+        return self._close_answer_variant(self._seg.seq) is not None
+
+    def is_close_answer_fin(self, _ev: Any = None) -> bool:
+        """A FIN numbered as the answer to ours: the peer has our FIN (its ACK was lost)."""
+        return not self._seg.ack and self.acks_our_fin()
 
     def acks_our_finack(self, _ev: Any = None) -> bool:
-        return self._seg.seq == self._fin_seq + 2
+        return self._last_ack_variant(self._seg.seq) is not None
+
+    def is_last_ack_as_fin(self, _ev: Any = None) -> bool:
+        """Dialect: the closer's last segment carries FIN instead of ACK."""
+        return (self._d.last_flag == "fin" or self._tolerant) and self.acks_our_finack()
 
     def may_reack(self, _ev: Any = None) -> bool:
         """Stale data is answered, except a blind guess in secure mode (see _in_window)."""
@@ -822,36 +1094,63 @@ class Connection:
     def send_syn(self, _ev: Any = None) -> None:
         cfg = self.config
         self._isn = self._rng.getrandbits(32) if cfg.secure else self._rng.randint(0, 100)
-        self._send_timed(b"1|||0|||0|||%d|||" % self._isn)
+        self._send_timed(self._ctl(b"1|||0|||0", self._isn))
 
     def resend_syn(self, _ev: Any = None) -> None:
-        self._resend_timed(b"1|||0|||0|||%d|||" % self._isn)
+        self._resend_timed(self._ctl(b"1|||0|||0", self._isn))
 
     def accept_syn(self, _ev: Any = None) -> None:
         self.peer = self._from
-        self._isn = self._seg.seq
-        self.seq = self._rcv_nxt = self._isn + 2
-        self._send_timed(b"1|||1|||0|||%d|||" % (self._isn + 1))
+        self._isn = x = self._seg.seq
+        d = self._d
+        own = d.synack_seq == "own"
+        self._synack_seq = self._rng.randint(0, 100) if own else x + 1
+        self.seq = self._rcv_nxt = x + d.handshake_ack_offset
+        self._send_timed(self._ctl(b"1|||1|||0", self._synack_seq))
 
     def send_synack(self, _ev: Any = None) -> None:
-        self._emit(b"1|||1|||0|||%d|||" % (self._isn + 1))
+        self._emit(self._ctl(b"1|||1|||0", self._synack_seq))
 
     def resend_synack(self, _ev: Any = None) -> None:
-        self._resend_timed(b"1|||1|||0|||%d|||" % (self._isn + 1))
+        self._resend_timed(self._ctl(b"1|||1|||0", self._synack_seq))
+
+    def defer_segment(self, _ev: Any = None) -> None:
+        """Kept until the handshake completes, then handled in arrival order."""
+        if len(self._deferred) < 64:
+            self._deferred.append((self._raw, self._from))
 
     def complete_handshake(self, _ev: Any = None) -> None:
         self.peer = self._from  # from now on, only the server's connection socket
         self._answered()
-        self.seq = self._rcv_nxt = self._isn + 2
+        self._synack_seq = z = self._seg.seq
+        self._rx_at_handshake = self.stats.segments_received
+        if z != self._isn + 1:
+            self._observe("synack_seq", "own")
+        self.seq = self._rcv_nxt = self._isn + self._d.handshake_ack_offset
         self.send_handshake_ack()
         self._settle_established()
 
     def send_handshake_ack(self, _ev: Any = None) -> None:
-        self._ack(self._isn + 2)
+        ack = self._ctl(b"0|||1|||0", self._isn + self._d.handshake_ack_offset)
+        if self._d.handshake_ack_to == "listener" and self._listener_addr:
+            self._emit_to(ack, self._listener_addr)
+        else:
+            self._emit(ack)
 
     def note_established(self, _ev: Any = None) -> None:
         self._answered()
+        if self._tolerant:
+            self._learn_handshake()
         self._settle_established()
+
+    def _learn_handshake(self) -> None:
+        """auto, server side: the numbers the client's handshake ACK (or first data) used."""
+        seg, x = self._seg, self._isn
+        if self._via_listener:
+            self._observe("handshake_ack_to", "listener")
+        offset = seg.seq - x if seg.ack else min(seg.seq - x, 2)
+        self._observe("handshake_ack_offset", offset)
+        self.seq = self._rcv_nxt = x + offset
 
     def process_early_segment(self, _ev: Any = None) -> None:
         self._on_data(self._seg)
@@ -886,36 +1185,104 @@ class Connection:
         self._finish("no answer to FIN; peer assumed gone")
 
     def send_fin(self, _ev: Any = None) -> None:
-        self._fin_seq = self.seq
-        self._send_timed(b"0|||0|||1|||%d|||" % self._fin_seq)
+        self._fin_seq = self.seq + self._d.fin_seq_gap
+        self._send_timed(self._ctl(b"0|||0|||1", self._fin_seq))
 
     def resend_fin(self, _ev: Any = None) -> None:
-        self._resend_timed(b"0|||0|||1|||%d|||" % self._fin_seq)
+        self._resend_timed(self._ctl(b"0|||0|||1", self._fin_seq))
 
     def answer_fin(self, _ev: Any = None) -> None:
-        """FIN+ACK for the peer's FIN; as first answer, retransmission and dup reply."""
-        if self._seg.fin and not self._seg.ack:
-            self._fin_seq = self._seg.seq
+        """The answer to the peer's FIN, in the dialect's shape (FIN+ACK, or ACK then FIN);
+        as first answer, retransmission and reply to a duplicate."""
+        seg = self._seg
+        if seg.fin and not seg.ack:
+            if self._tolerant and not self._peer_fin:
+                self._observe("fin_seq_gap", seg.seq - self.seq)
+            self._fin_seq = seg.seq
             self._peer_fin = True
-        self._emit(b"0|||1|||1|||%d|||" % (self._fin_seq + 1))
+        d = self._d
+        answer = self._close_answer_seq()
+        if d.close_shape == "fin+ack":
+            self._emit(self._ctl(b"0|||1|||1", answer))
+        else:
+            self._emit(self._ctl(b"0|||1|||0", answer))
+            self._emit(self._ctl(b"0|||0|||1", answer))
         self._arm()
 
     def wait_for_peer_fin(self, _ev: Any = None) -> None:
         self._answered()
+        self._learn_close_answer()
+        if self._tolerant:
+            self._observe("close_shape", "ack,fin")
         self._arm()
 
     def rearm_close_wait(self, _ev: Any = None) -> None:
         self._arm()
 
     def send_last_ack(self, _ev: Any = None) -> None:
-        if self._seg.fin and not self._seg.ack and self.life == M.TIME_WAIT:
-            self._peer_fin = True  # four-segment close: ACK the peer's own FIN
-            self._fin_seq = self._seg.seq - 1
-        self._emit(b"0|||1|||0|||%d|||" % (self._fin_seq + 2))
+        if self.life == M.TIME_WAIT and self._retries == 0:
+            self._learn_close_answer()
+            if self._seg.fin and not self._seg.ack:
+                self._peer_fin = True  # four-segment close: this ACKs the peer's own FIN
+        burst = self._d.final_spacing == "burst"
+        copies = self._final_copies() if burst else 1
+        for _ in range(copies):
+            self.repeat_last_ack()
+        if burst:
+            self._retries = copies  # all sent: one more timeout to absorb repeats, then done
         self._arm()
 
     def repeat_last_ack(self, _ev: Any = None) -> None:
-        self._emit(b"0|||1|||0|||%d|||" % (self._fin_seq + 2))
+        d = self._d
+        flags = b"0|||0|||1" if d.last_flag == "fin" else b"0|||1|||0"
+        self._emit(self._ctl(flags, self._fin_seq + d.last_ack_offset))
+
+    def can_repeat_last_ack(self, _ev: Any = None) -> bool:
+        """The closer's last segment goes out ``final_copies`` times, one timeout apart."""
+        return self._retries < self._final_copies()
+
+    def _final_copies(self) -> int:
+        copies = self._d.final_copies
+        return self.config.close_tries if copies == D.CANONICAL.final_copies else copies
+
+    def _close_answer_seq(self) -> int:
+        d = self._d
+        return (self._fin_seq if d.close_base == "fin" else self._synack_seq) + (
+            d.close_answer_offset
+        )
+
+    def _close_answer_variant(self, seq: int) -> tuple[str, int] | None:
+        """(base, offset) by which ``seq`` answers our FIN: the dialect's, or (auto) any
+        recorded one: y+1, y, or the peer's own z+1."""
+        d = self._d
+        if seq == self._close_answer_seq():
+            return d.close_base, d.close_answer_offset
+        if self._tolerant:
+            for base, offset in (("fin", 1), ("fin", 0), ("own", 1)):
+                if seq == (self._fin_seq if base == "fin" else self._synack_seq) + offset:
+                    return base, offset
+        return None
+
+    def _learn_close_answer(self) -> None:
+        variant = self._close_answer_variant(self._seg.seq)
+        if self._tolerant and variant is not None:
+            self._observe("close_base", variant[0])
+            self._observe("close_answer_offset", variant[1])
+
+    def _last_ack_variant(self, seq: int) -> int | None:
+        """The offset from y by which ``seq`` is the closer's last segment."""
+        offset = seq - self._fin_seq
+        if offset == self._d.last_ack_offset or (self._tolerant and 0 <= offset <= 2):
+            return offset
+        return None
+
+    def note_last_ack(self, _ev: Any = None) -> None:
+        if self._tolerant:
+            offset = self._last_ack_variant(self._seg.seq)
+            self._observe("last_ack_offset", offset)
+            if self._seg.fin and not self._seg.ack:
+                self._observe("last_flag", "fin")
+        self._finish("closed")
 
     def reack_stale(self, _ev: Any = None) -> None:
         self._ack(self._rcv_nxt)
@@ -925,9 +1292,8 @@ class Connection:
     # Sender callbacks.
     def send_length_segment(self, _ev: Any = None) -> None:
         self._tx_off = 0
-        digits = b"%d" % len(self._tx_msg)
-        self._tx_end = self.seq + len(digits)
-        self._tx_pkt = b"0|||0|||0|||%d|||%b" % (self.seq, digits)
+        self._tx_first = True
+        self._build_length_segment()
         self._send_timed(self._tx_pkt)
 
     def send_first_chunk(self, _ev: Any = None) -> None:
@@ -962,7 +1328,12 @@ class Connection:
         self._fire("lifecycle", "abort")
 
     def _accept_length(self, _ev: Any = None) -> None:
-        self.seq = self._rcv_nxt = self.seq + len(self._seg.data)
+        seg = self._seg
+        self.seq = self._rcv_nxt = self._d.length_ack_for(seg.seq, len(seg.data))
+        self._rx_len_seg = (seg.seq, seg.data)
+        self._rx_len_acks = {self.seq}
+        self._rx_len_repeats = 0
+        self._rx_first = True
         self._ack(self.seq)
         self._rx_bounds.append(self._rx_announced)
         self._peer_alive()
@@ -974,7 +1345,8 @@ class Connection:
     def start_message(self, _ev: Any = None) -> None:
         self._accept_length()
         self._rx_remaining = self._rx_announced
-        self._rx_head = b"0|||0|||0|||%d|||" % self.seq  # what _fast_path will match
+        first_at_seq = self._fast_ok and not self._d.data_seq_gap
+        self._rx_head = self._f_data % self.seq if first_at_seq else b"\xff"  # for _fast_path
         self._rx_head_seq = self.seq
 
     def finish_message(self, _ev: Any = None) -> None:

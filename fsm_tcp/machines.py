@@ -103,6 +103,15 @@ LIFECYCLE = Table(
         _t("rcv_syn", LISTEN, SYN_RCVD, after="accept_syn"),
         _t("rcv_synack", SYN_SENT, ESTABLISHED, conditions="acks_our_syn",
            after="complete_handshake"),
+        # Dialect: a server that numbers its SYN-ACK from its own ISN (auto takes it too).
+        _t("rcv_synack", SYN_SENT, ESTABLISHED, conditions="numbers_synack_own",
+           after="complete_handshake"),
+        # Dialect: a server that awaits the handshake ACK on the listener leaves whatever
+        # reaches its connection socket unread until then (handled once established).
+        _t("rcv_ack", SYN_RCVD, None, conditions="awaits_ack_at_listener",
+           after="defer_segment"),
+        _t("rcv_data", SYN_RCVD, None, conditions="awaits_ack_at_listener",
+           after="defer_segment"),
         _t("rcv_ack", SYN_RCVD, ESTABLISHED, conditions="completes_handshake",
            after="note_established"),
         # Desync (a): the last handshake ACK was lost and the client already sends. A data
@@ -142,6 +151,9 @@ LIFECYCLE = Table(
         _t("rcv_ack", FIN_WAIT_1, FIN_WAIT_2, conditions="acks_our_fin",
            after="wait_for_peer_fin"),  # four-segment close: the separate ACK ...
         _t("rcv_fin", FIN_WAIT_2, TIME_WAIT, after="send_last_ack"),  # ... then the FIN
+        # The answer's FIN without its ACK (lost): it proves our FIN arrived.
+        _t("rcv_fin", FIN_WAIT_1, TIME_WAIT, conditions="is_close_answer_fin",
+           after="send_last_ack"),
         _t("rcv_fin", FIN_WAIT_1, CLOSING, conditions="is_peer_fin", after="answer_fin"),
         _t("rcv_finack", CLOSING, TIME_WAIT, conditions="acks_our_fin", after="send_last_ack"),
         _t("rcv_ack", CLOSING, TIME_WAIT, conditions="acks_our_fin", after="send_last_ack"),
@@ -153,16 +165,22 @@ LIFECYCLE = Table(
         _t("timeout", CLOSING, CLOSED, unless="can_retry_close", after="note_peer_gone"),
         # --- passive close, Host B
         _t("rcv_fin", ESTABLISHED, LAST_ACK, conditions="is_peer_fin", after="answer_fin"),
-        _t("rcv_ack", LAST_ACK, CLOSED, conditions="acks_our_finack", after="note_closed"),
-        _t("rcv_finack", LAST_ACK, CLOSED, conditions="acks_our_finack", after="note_closed"),
+        _t("rcv_ack", LAST_ACK, CLOSED, conditions="acks_our_finack", after="note_last_ack"),
+        _t("rcv_finack", LAST_ACK, CLOSED, conditions="acks_our_finack",
+           after="note_last_ack"),
         _t("rcv_fin", LAST_ACK, None, conditions="is_peer_fin", after="answer_fin"),
+        # Dialect: a closer whose last segment is flagged FIN, not ACK.
+        _t("rcv_fin", LAST_ACK, CLOSED, conditions="is_last_ack_as_fin",
+           after="note_last_ack"),
         _t("timeout", LAST_ACK, None, conditions="can_retry_close", after="answer_fin"),
         _t("timeout", LAST_ACK, CLOSED, unless="can_retry_close", after="note_closed"),
         # --- the final wait: send the last ACK three times, absorb late duplicates
         _t("rcv_finack", TIME_WAIT, None, after="repeat_last_ack"),
         _t("rcv_fin", TIME_WAIT, None, after="repeat_last_ack"),
-        _t("timeout", TIME_WAIT, None, conditions="can_retry_close", after="send_last_ack"),
-        _t("timeout", TIME_WAIT, CLOSED, unless="can_retry_close", after="note_closed"),
+        # Dialect: the last segment goes out final_copies times (or all at once).
+        _t("timeout", TIME_WAIT, None, conditions="can_repeat_last_ack",
+           after="send_last_ack"),
+        _t("timeout", TIME_WAIT, CLOSED, unless="can_repeat_last_ack", after="note_closed"),
         # Desync (b) seen from the closing states: stale data whose ACK was lost is re-ACKed.
         _t("rcv_data", FIN_WAIT_1, None, conditions="may_reack", after="reack_stale"),
         _t("rcv_data", FIN_WAIT_2, None, conditions="may_reack", after="reack_stale"),

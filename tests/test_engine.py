@@ -76,10 +76,22 @@ def test_client_handshake_learns_the_connection_socket() -> None:
     assert events(conn) == [Established(N)]
 
 
-def test_client_ignores_a_synack_with_the_wrong_seq() -> None:
+def test_strict_client_ignores_a_synack_with_the_wrong_seq() -> None:
+    for strict in (Config(initial_rto=1.0, dialect="canonical"), Config(secure=True)):
+        conn = Connection(strict, rng=random.Random(1))
+        conn.connect(L, 0.0)
+        x = int(wire(conn)[0].split(b"|||")[3])
+        conn.receive_datagram(b"1|||1|||0|||%d|||" % (x + 7), N, 0.05)
+        assert conn.life == M.SYN_SENT and out(conn) == []
+
+
+def test_auto_client_takes_a_synack_in_the_servers_own_numbering() -> None:
     conn, x = client()
     conn.receive_datagram(b"1|||1|||0|||%d|||" % (x + 7), N, 0.05)
-    assert conn.life == M.SYN_SENT and out(conn) == []
+    assert conn.life == M.ESTABLISHED
+    # the family that numbers its SYN-ACK so ACKs it with x+1 and starts data there
+    assert wire(conn) == [b"0|||1|||0|||%d|||" % (x + 1)]
+    assert [f.variable for f in conn.dialect_findings][0] == "synack_seq"
 
 
 def test_server_answers_from_its_connection_and_takes_the_ack_at_the_listener() -> None:

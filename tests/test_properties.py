@@ -162,7 +162,7 @@ def test_only_declared_transitions_happen_and_only_typed_errors_escape(
         assert current.get(key, table.initial) == rec["src"], (key, rec)
         current[key] = rec["dst"]
     for conn in filter(None, (out.client, out.server)):
-        for table in M.TABLES:
+        for table in (t for t in M.TABLES if hasattr(conn, t.attribute)):
             final = current.get((conn.name, table.name), table.initial)
             assert getattr(conn, table.attribute) == final
 
