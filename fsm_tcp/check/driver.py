@@ -47,17 +47,19 @@ def serve(cls: Any, port: int, out: str, length: int, meta: dict[str, str]) -> N
     server = cls()
     server.bind(("127.0.0.1", port))
     conn, _address = server.accept()
-    got = b""
-    while len(got) < length:
-        part = conn.recv(16)
-        if isinstance(part, str):
-            meta["api"] = "str"
-            part = part.encode("utf-8")
-        if not part:
-            break
-        got += part
+    got = 0
+    with open(out, "wb") as sink:  # written as it comes: a hang still shows what arrived
+        while got < length:
+            part = conn.recv(16)
+            if isinstance(part, str):
+                meta["api"] = "str"
+                part = part.encode("utf-8")
+            if not part:
+                break
+            sink.write(part)
+            sink.flush()
+            got += len(part)
     conn.recv_close()
-    Path(out).write_bytes(got)
 
 
 def send(cls: Any, port: int, message: bytes, meta: dict[str, str]) -> None:

@@ -68,7 +68,10 @@ class Options:
     timeout_scale: float = 1.0
     text_only: bool = False  # skip scenarios that need arbitrary bytes
     only: Sequence[str] = ()  # scenario names; empty: all
-    peer: dict[str, Any] = field(default_factory=dict)  # SocketTCP options for fsm_tcp's end
+    #: SocketTCP options for fsm_tcp's end. The RTO floor keeps our end from retransmitting
+    #: spuriously when a program answers late (a Python process may take milliseconds), so
+    #: each scenario injects exactly the faults it names.
+    peer: dict[str, Any] = field(default_factory=lambda: {"min_rto": 0.05})
 
 
 @dataclass

@@ -65,6 +65,10 @@ def decide(facts: Facts, bounds: Bounds) -> Verdict:
     if facts.skipped:
         return Verdict(SKIP, facts.skipped)
     if facts.timed_out:
+        if facts.received and not facts.expected.startswith(facts.received):
+            # wrong bytes already delivered: the cause, of which the hang is a consequence
+            detail = compare(facts.expected, facts.received)
+            return Verdict(CORRUPT, f"{detail}; then {_hang_detail(facts, bounds)}")
         return Verdict(HANG, _hang_detail(facts, bounds))
     if facts.exit_status not in (0, None):
         return Verdict(CRASH, _crash_detail(facts))
