@@ -80,8 +80,15 @@ class Dialect:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("handshake_ack_offset", "length_seq_gap", "data_seq_gap", "fin_seq_gap",
-                     "close_answer_offset", "last_ack_offset", "seq_width"):
+        for name in (
+            "handshake_ack_offset",
+            "length_seq_gap",
+            "data_seq_gap",
+            "fin_seq_gap",
+            "close_answer_offset",
+            "last_ack_offset",
+            "seq_width",
+        ):
             if not 0 <= getattr(self, name) <= 20:
                 raise InvalidArgument(f"dialect {self.name}: {name} must be 0..20")
         if self.length_ack is not None and not 1 <= self.length_ack <= 20:
@@ -110,8 +117,14 @@ VARIABLES: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(Dialect) if f.name not in ("name", "summary", "notes")
 )
 #: Variables that change the bytes of a steady-state data segment or ACK.
-WIRE_VARIABLES = ("length_ack", "data_seq_gap", "data_seq", "seq_width", "control_filler",
-                  "max_datagram")
+WIRE_VARIABLES = (
+    "length_ack",
+    "data_seq_gap",
+    "data_seq",
+    "seq_width",
+    "control_filler",
+    "max_datagram",
+)
 
 # fmt: off
 PROFILES: dict[str, Dialect] = {d.name: d for d in (
@@ -161,8 +174,14 @@ PROFILES: dict[str, Dialect] = {d.name: d for d in (
 SYNTHETIC = Dialect(
     name="synthetic",
     summary="not recorded: listener ACK, 5-digit SEQ, filler 'x', length ACK s+3, FIN burst",
-    handshake_ack_to="listener", seq_width=5, control_filler=b"x", fin_filler=b"x",
-    length_ack=3, last_flag="fin", final_copies=2, final_spacing="burst",
+    handshake_ack_to="listener",
+    seq_width=5,
+    control_filler=b"x",
+    fin_filler=b"x",
+    length_ack=3,
+    last_flag="fin",
+    final_copies=2,
+    final_spacing="burst",
 )
 
 AUTO = "auto"
@@ -303,7 +322,8 @@ def _agreed(variable: str, seen: dict[str, Any]) -> Any:
     if all(v == getattr(CANONICAL, k) for k, v in seen.items()):
         return None
     matching = [
-        p for p in PROFILES.values()
+        p
+        for p in PROFILES.values()
         if p is not CANONICAL and all(getattr(p, k) == v for k, v in seen.items())
     ]
     values = {getattr(p, variable) for p in matching}
@@ -316,13 +336,18 @@ def describe(findings: Iterable[Finding]) -> str:
     if not found:
         return "peer dialect: canonical (no deviation seen)"
     seen = {f.variable: f.value for f in found if not f.inferred}
-    like = [p.name for p in PROFILES.values()
-            if p is not CANONICAL and all(getattr(p, k) == v for k, v in seen.items())]
+    like = [
+        p.name
+        for p in PROFILES.values()
+        if p is not CANONICAL and all(getattr(p, k) == v for k, v in seen.items())
+    ]
     guess = f"like {', '.join(like)}" if like else "no recorded profile"
     return f"peer dialect: {guess}; " + "; ".join(f.describe() for f in found)
 
 
 def table() -> list[dict[str, Any]]:
     """Every profile with every variable, for ``fsm-tcp dialects`` and the README."""
-    return [{"name": p.name, "summary": p.summary, **p.values(), "notes": p.notes}
-            for p in (*PROFILES.values(), SYNTHETIC)]
+    return [
+        {"name": p.name, "summary": p.summary, **p.values(), "notes": p.notes}
+        for p in (*PROFILES.values(), SYNTHETIC)
+    ]

@@ -223,7 +223,7 @@ class Connection:
         self._via_listener = False  # the datagram being handled reached the listener
         self._deferred: list[tuple[bytes, Address]] = []
         self._helped = False  # client: the handshake ACK was also sent to the listener
-        self._rx_at_handshake = 0
+        self._heard = False  # client: the peer sent more than handshake segments
         self._tx_first = True
         self._tx_refusals = 0
         self._tx_start = 0  # SEQ our segment in flight starts at (before its gap)
@@ -689,6 +689,7 @@ class Connection:
 
     def _on_ack(self, seg: Segment) -> None:
         """A pure ACK in ESTABLISHED: the hot path of a sender."""
+        self._heard = True
         if self.tx == M.TX_IDLE:
             self.stats.duplicates_received += 1  # stale: nothing to do
         elif seg.seq == self._tx_end:
@@ -774,6 +775,7 @@ class Connection:
 
     def _on_data(self, seg: Segment) -> None:
         """A data or length segment in ESTABLISHED: the hot path of a receiver."""
+        self._heard = True
         if self.tx != M.TX_IDLE:
             if not self._implies_ack(seg.seq, self._d.length_seq_gap):
                 self._stale_or_ahead(seg)
@@ -851,8 +853,8 @@ class Connection:
         top = self._rcv_nxt + (self._d.data_seq == "end" and self.rx == M.RX_DATA)
         if seg.seq < top or (seg.seq < self.seq and self.tx == M.TX_IDLE):
             self.stats.duplicates_received += 1
+            self._maybe_rotate_length_ack(seg)
             if self.rx == M.RX_DATA:
-                self._maybe_rotate_length_ack(seg)
                 self.reack_stale()  # same stage on both sides: bookkeeping, no trigger
             else:
                 self._fire("receiver", "rx_duplicate")  # desync (b): declared
@@ -956,11 +958,7 @@ class Connection:
     def _unanswered_since_handshake(self) -> bool:
         """auto client: nothing came back since the SYN-ACK, so the server may be waiting
         for the handshake ACK on its listener."""
-        return (
-            self._tolerant
-            and bool(self._listener_addr)
-            and self.stats.segments_received == self._rx_at_handshake
-        )
+        return self._tolerant and bool(self._listener_addr) and not self._heard
 
     def _help_handshake(self) -> None:
         """Send the handshake ACK to the listener too (what one recorded client does)."""
@@ -1123,14 +1121,19 @@ class Connection:
         self.peer = self._from  # from now on, only the server's connection socket
         self._answered()
         self._synack_seq = z = self._seg.seq
-        self._rx_at_handshake = self.stats.segments_received
         if z != self._isn + 1:
             self._observe("synack_seq", "own")
         self.seq = self._rcv_nxt = self._isn + self._d.handshake_ack_offset
-        self.send_handshake_ack()
+        self._send_handshake_ack()
         self._settle_established()
 
     def send_handshake_ack(self, _ev: Any = None) -> None:
+        """The SYN-ACK came again: our handshake ACK did not arrive where it is awaited."""
+        self._send_handshake_ack()
+        if not self._helped and self._unanswered_since_handshake():
+            self._help_handshake()  # auto: maybe it awaits the ACK on the listener
+
+    def _send_handshake_ack(self) -> None:
         ack = self._ctl(b"0|||1|||0", self._isn + self._d.handshake_ack_offset)
         if self._d.handshake_ack_to == "listener" and self._listener_addr:
             self._emit_to(ack, self._listener_addr)

@@ -25,7 +25,7 @@ class ListenerStats:
 
 
 def _deliver(conn: Connection, data: bytes, addr: Address, now: float) -> None:
-    conn.receive_datagram(data, addr, now)
+    conn.receive_datagram(data, addr, now, via_listener=True)
 
 
 class Listener:

@@ -116,9 +116,9 @@ class Sim:
         self.conns[addr] = conn
         return conn
 
-    def listener(self, addr: Address) -> Listener:
+    def listener(self, addr: Address, config: Config | None = None) -> Listener:
         tracer = self.tracer
-        lst = Listener(self.config, rng=self.rng, tracer_for=(lambda _n: tracer))
+        lst = Listener(config or self.config, rng=self.rng, tracer_for=(lambda _n: tracer))
         self.listeners[addr] = lst
         return lst
 
@@ -262,8 +262,12 @@ def run_lifecycle(
     record: bool = False,
     noise: Sequence[tuple[float, Address, Address, bytes]] = (),
     express: bool = True,
+    server_config: Config | None = None,
 ) -> Outcome:
     """Handshake, every message client->server, close/recv_close, under ``faults``.
+
+    ``server_config``: the server's, when it differs from the client's ``config`` (a
+    dialect spoken by one end only).
 
     ``noise``: (time, source, destination, datagram) injected besides the conversation.
     ``express``: see ``Sim.express``; a broken promise is a violation.
@@ -278,7 +282,7 @@ def run_lifecycle(
         net.on_fault = lambda src, data, mark: tracer(
             fault_record(net.now, sim.conns.get(src), mark, data)
         )
-    sim.listener(SERVER_ADDR)
+    sim.listener(SERVER_ADDR, server_config)
     client = sim.client(CLIENT_ADDR)
     out = Outcome(sent=list(messages), client=client, net=net)
     reader = _Reader(out, buff_sizes)

@@ -91,7 +91,7 @@ def test_auto_client_takes_a_synack_in_the_servers_own_numbering() -> None:
     assert conn.life == M.ESTABLISHED
     # the family that numbers its SYN-ACK so ACKs it with x+1 and starts data there
     assert wire(conn) == [b"0|||1|||0|||%d|||" % (x + 1)]
-    assert [f.variable for f in conn.dialect_findings][0] == "synack_seq"
+    assert next(f.variable for f in conn.dialect_findings) == "synack_seq"
 
 
 def test_server_answers_from_its_connection_and_takes_the_ack_at_the_listener() -> None:
