@@ -41,7 +41,10 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
     },
     "utf8_chunks": {(SERVER, "utf8-split"): "CRASH", (SERVER, "binary"): "CRASH"},
     "split_pipes": {(SERVER, "pipes"): "HANG", (SERVER, "binary"): "HANG"},
-    "length_ack_plus2": {(CLIENT, "len-1-digit"): "HANG", (CLIENT, "len-3-digits"): "HANG"},
+    # fsm_tcp's "auto" dialect (a6bad0e) probes the length-ACK arithmetic and adapts to +2 on
+    # both ends, so this defect no longer fails a scenario; it should show as a dialect line
+    # once the findings record it (see the report of issue 10)
+    "length_ack_plus2": {},
     "no_reack_last": {(SERVER, "lost-ack-data-last"): "HANG"},
 }
 

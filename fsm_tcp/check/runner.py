@@ -435,7 +435,10 @@ class Runner:
 def _dialect(sock: SocketTCP) -> list[str]:
     """The dialect fsm_tcp's end saw the program speak, once SocketTCP reports it."""
     lines = []
-    for f in getattr(sock, "dialect_findings", []):
+    findings: Any = getattr(sock, "dialect_findings", None)
+    if findings is None:  # until SocketTCP exposes it, its engine connection has it
+        findings = getattr(sock.conn, "dialect_findings", [])
+    for f in findings() if callable(findings) else findings:
         variable = getattr(f, "variable", "?")
         value, canonical = getattr(f, "value", "?"), getattr(f, "canonical", "?")
         segment = getattr(f, "segment", "")
