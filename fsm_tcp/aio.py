@@ -116,7 +116,7 @@ class AsyncConnection:
 
     def deliver(self, data: bytes, addr: Address) -> None:
         """A datagram for this connection that arrived elsewhere (at the listener)."""
-        self.conn.receive_datagram(data, addr, self._loop.time())
+        self.conn.receive_datagram(data, addr, self._loop.time(), via_listener=True)
         self.service()
 
     def _on_timer(self) -> None:

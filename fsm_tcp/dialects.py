@@ -245,6 +245,7 @@ class Adaptation:
     current: Dialect = CANONICAL
     seen: dict[str, Any] = field(default_factory=dict)
     trying: dict[str, Any] = field(default_factory=dict)
+    hinted: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     confirmed: set[str] = field(default_factory=set)
 
@@ -258,6 +259,16 @@ class Adaptation:
         if value != getattr(CANONICAL, variable):
             self._note(variable, value, segment if isinstance(segment, str) else repr(segment))
         return self._rebuild(f"{variable}={value!r}")
+
+    def hint(self, variable: str, value: Any, why: str) -> bool:
+        """Use ``value`` and report it, but infer nothing from it: what showed it has
+        another explanation too."""
+        self.confirmed.add(variable)
+        if self.hinted.get(variable) == value:
+            return False
+        self.hinted[variable] = value
+        self._note(variable, value, f"{why} (a hint)", inferred=True)
+        return self._rebuild("")
 
     def candidates(self, *variables: str) -> set[tuple[Any, ...]]:
         """The values ``variables`` take together in the working dialect and in every
@@ -296,9 +307,9 @@ class Adaptation:
     def _rebuild(self, why: str) -> bool:
         before = self.current
         known = {**self.seen, **self.trying}
-        values = dict(known)
+        values = {**self.hinted, **known}
         for variable in VARIABLES:
-            implied = None if variable in known else _agreed(variable, known)
+            implied = None if variable in values else _agreed(variable, known)
             if implied is not None and implied != getattr(CANONICAL, variable):
                 values[variable] = implied
                 if getattr(before, variable) != implied:

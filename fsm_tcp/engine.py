@@ -419,7 +419,8 @@ class Connection:
                 # else: the application stopped waiting on the peer; the deadline lapses
             elif self.can_retry():
                 self._resend_timed(self._tx_pkt)  # bookkeeping: the stage stays the same
-                if not self._helped and self._unanswered_since_handshake():
+                # twice unanswered: it may be waiting for the ACK on its listener
+                if self._retries >= 2 and not self._helped and self._unanswered_since_handshake():
                     self._help_handshake()
             else:
                 self._fire("sender", "tx_timeout")
@@ -703,7 +704,9 @@ class Connection:
         adapt = self._adapt
         assert adapt is not None
         s, digits = self._tx_start, len(self._tx_pkt) - self._tx_pkt.rindex(b"|") - 1
-        if "length_ack" not in adapt.confirmed and s < seg.seq <= s + digits + 3:
+        # one segment in flight, and every stale ACK is at or below s: any ACK a little above
+        # s is the peer taking our length in its arithmetic
+        if s < seg.seq <= s + digits + 3:
             self._observe("length_ack", None if seg.seq == s + digits else seg.seq - s)
             self._tx_end = seg.seq
             self._chunk_acked()
@@ -741,7 +744,13 @@ class Connection:
             self._adapted()
         adapt.confirm("length_ack")
         if self._helped and "handshake_ack_to" not in adapt.confirmed:
-            self._observe("handshake_ack_to", "listener")
+            # a hint only: the ACK to the connection socket may just have been lost
+            if adapt.hint(
+                "handshake_ack_to",
+                "listener",
+                "an answer after the handshake ACK was also sent to the listener",
+            ):
+                self._adapted()
 
     def _send_chunk(self) -> None:
         off, d = self._tx_off, self._d
@@ -837,7 +846,10 @@ class Connection:
         s, digits = self._rx_len_seg[0], len(self._rx_len_seg[1])
         self._observe("data_seq", numbering)
         self._observe("data_seq_gap", gap)
-        self._observe("length_ack", None if base == s + digits else base - s)
+        if base != self._d.length_ack_for(s, digits):  # else consistent: nothing new
+            self._observe("length_ack", None if base == s + digits else base - s)
+        elif self._adapt is not None:
+            self._adapt.accepted("length_ack", self._raw)
         self.seq = self._rcv_nxt = base
 
     def _implies_ack(self, seq: int, gap: int) -> bool:
@@ -1100,6 +1112,8 @@ class Connection:
     def accept_syn(self, _ev: Any = None) -> None:
         self.peer = self._from
         self._isn = x = self._seg.seq
+        if self._tolerant:
+            self._learn_format()
         d = self._d
         own = d.synack_seq == "own"
         self._synack_seq = self._rng.randint(0, 100) if own else x + 1
@@ -1121,6 +1135,8 @@ class Connection:
         self.peer = self._from  # from now on, only the server's connection socket
         self._answered()
         self._synack_seq = z = self._seg.seq
+        if self._tolerant:
+            self._learn_format()
         if z != self._isn + 1:
             self._observe("synack_seq", "own")
         self.seq = self._rcv_nxt = self._isn + self._d.handshake_ack_offset
@@ -1146,11 +1162,20 @@ class Connection:
             self._learn_handshake()
         self._settle_established()
 
+    def _learn_format(self) -> None:
+        """auto: a handshake segment shows how the peer pads SEQ and fills control DATA."""
+        fields = self._raw.split(b"|||", 4)
+        seq, data = fields[3], fields[4]
+        self._observe("seq_width", len(seq) if len(seq) > 1 and seq[:1] == b"0" else 0)
+        self._observe("control_filler", data)
+
     def _learn_handshake(self) -> None:
         """auto, server side: the numbers the client's handshake ACK (or first data) used."""
         seg, x = self._seg, self._isn
         if self._via_listener:
             self._observe("handshake_ack_to", "listener")
+        if seg.ack:
+            self._learn_format()
         offset = seg.seq - x if seg.ack else min(seg.seq - x, 2)
         self._observe("handshake_ack_offset", offset)
         self.seq = self._rcv_nxt = x + offset
@@ -1201,6 +1226,7 @@ class Connection:
         if seg.fin and not seg.ack:
             if self._tolerant and not self._peer_fin:
                 self._observe("fin_seq_gap", seg.seq - self.seq)
+                self._observe("fin_filler", seg.data)
             self._fin_seq = seg.seq
             self._peer_fin = True
         d = self._d

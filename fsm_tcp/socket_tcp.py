@@ -275,7 +275,7 @@ class SocketTCP:
         inbox = self._inbox
         while inbox:
             data, addr = inbox.popleft()
-            conn.receive_datagram(data, addr, time.monotonic())
+            conn.receive_datagram(data, addr, time.monotonic(), via_listener=True)
         self._flush(conn)
 
     def _accept_round(self) -> None:
@@ -326,7 +326,7 @@ class SocketTCP:
         maybe in another thread, so it only gets the datagram in its inbox (no locks)."""
         child = self._by_peer.get(addr)
         if child is None or child in self._pending:
-            conn.receive_datagram(data, addr, now)
+            conn.receive_datagram(data, addr, now, via_listener=True)
             if child is not None:
                 child._flush(conn)
         elif not child._closed:

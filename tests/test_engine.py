@@ -109,8 +109,22 @@ def test_server_answers_from_its_connection_and_takes_the_ack_at_the_listener() 
 def test_duplicate_synack_after_established_is_re_acked() -> None:
     conn, s = established_client()
     conn.receive_datagram(b"1|||1|||0|||%d|||" % (s - 1), N, 0.5)
-    assert wire(conn) == [b"0|||1|||0|||%d|||" % s]
+    # auto: to the connection socket, and to the listener, where some servers await it
+    ack = b"0|||1|||0|||%d|||" % s
+    assert out(conn) == [(ack, N), (ack, L)]
     assert conn.life == M.ESTABLISHED
+    conn.receive_datagram(b"1|||1|||0|||%d|||" % (s - 1), N, 0.6)
+    assert out(conn) == [(ack, N)]  # the listener got it once already
+
+
+def test_strict_client_re_acks_a_duplicate_synack_to_the_connection_only() -> None:
+    conn = Connection(Config(initial_rto=1.0, dialect="canonical"), rng=random.Random(1))
+    conn.connect(L, 0.0)
+    x = int(wire(conn)[0].split(b"|||")[3])
+    conn.receive_datagram(b"1|||1|||0|||%d|||" % (x + 1), N, 0.1)
+    out(conn)
+    conn.receive_datagram(b"1|||1|||0|||%d|||" % (x + 1), N, 0.5)
+    assert out(conn) == [(b"0|||1|||0|||%d|||" % (x + 2), N)]
 
 
 def test_desync_a_data_at_x_plus_2_is_the_lost_handshake_ack() -> None:
