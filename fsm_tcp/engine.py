@@ -743,14 +743,14 @@ class Connection:
         if adapt.current != self._d:
             self._adapted()
         adapt.confirm("length_ack")
-        if self._helped and "handshake_ack_to" not in adapt.confirmed:
-            # a hint only: the ACK to the connection socket may just have been lost
-            if adapt.hint(
-                "handshake_ack_to",
-                "listener",
-                "an answer after the handshake ACK was also sent to the listener",
-            ):
-                self._adapted()
+        # a hint only: the ACK to the connection socket may just have been lost
+        why = "an answer after the handshake ACK was also sent to the listener"
+        if (
+            self._helped
+            and "handshake_ack_to" not in adapt.confirmed
+            and adapt.hint("handshake_ack_to", "listener", why)
+        ):
+            self._adapted()
 
     def _send_chunk(self) -> None:
         off, d = self._tx_off, self._d
