@@ -1,7 +1,20 @@
-"""The ``fsm-tcp`` command: serve, send, demo, bench, proxy.
+"""The ``fsm-tcp`` command: serve, send, demo, bench, proxy, diagram, trace.
 
 Every failure the user can cause or meet (bad option, port in use, unreadable file,
 unreachable or vanished peer) ends with one line on stderr and a non-zero exit code.
+
+Ending early follows the shell's conventions:
+
+* Ctrl-C (SIGINT) exits 130 (128 + SIGINT) after one line saying what was abandoned.
+* When the reader of standard output goes away (``fsm-tcp demo | head -3``) the command stops
+  at once, silently, with 141 (128 + SIGPIPE): the status the shell shows for a C program
+  such as ``yes | head -1``, so ``set -o pipefail`` scripts can tell it from a failure (1).
+  Standard output is pointed at /dev/null first, as Python's documentation of SIGPIPE
+  advises, so the interpreter's last flush cannot fail a second time.
+
+Adding a subcommand from another module: write ``def add_x(sub: Subcommands) -> None`` that
+calls :func:`add_command` and adds its arguments (reusing :func:`add_network_options` and
+:func:`add_report_options` where they fit), and list it in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -9,27 +22,39 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
+import json
+import os
 import random
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
-from .engine import Address, Tracer
+from .engine import Address, Connection, Tracer
 from .errors import FsmTcpError, InvalidArgument
 from .socket_tcp import SocketTCP
 from .trace import Console, TraceWriter
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
 PROG = "fsm-tcp"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE
 
 
 class UsageError(Exception):
     """A bad command line: reported in one line, exit code 2."""
+
+
+class PipeClosed(Exception):
+    """The reader of standard output went away; raised in the main thread."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,18 +101,50 @@ def resolve(host: str) -> str:
         raise InvalidArgument(f"cannot resolve host {host!r}") from None
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+# ---------------------------------------------------------------------- the parser
+if TYPE_CHECKING:
+    Subcommands = argparse._SubParsersAction[_Parser]
+
+
+def add_command(
+    sub: Subcommands,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    examples: Sequence[str],
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """One subcommand with its one-line help, a description and an epilog of real examples
+    (each example is a command line the tests parse, so none goes stale)."""
+    epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
+    p = sub.add_parser(
+        name,
+        help=help,
+        description=description or help[:1].upper() + help[1:] + ".",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=func)
+    return p
+
+
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    """The options of every command that runs one end of a connection (serve, send)."""
     p.add_argument(
         "--loss",
         type=probability,
         default=0.0,
-        help="probability each datagram is lost, each direction",
+        metavar="P",
+        help="simulate losing each datagram this end sends with probability P (default 0)",
     )
-    p.add_argument("--seed", type=int, default=None, help="seed of the loss simulation")
+    p.add_argument(
+        "--seed", type=int, default=None, metavar="N", help="seed of the loss simulation"
+    )
     p.add_argument(
         "--debug",
         action="store_true",
-        help="print every datagram sent, received or lost, on stderr",
+        help="narrate every segment sent, received or lost and every state change on stderr",
     )
     p.add_argument("--trace", metavar="FILE", help="write one JSON object per event to FILE")
     p.add_argument(
@@ -120,12 +177,446 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_report_options(p: argparse.ArgumentParser, json_where: str) -> None:
+    """--quiet / --json for commands that end each transfer with a summary line on stderr."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress display and no summary; errors are still reported",
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        help=f"print each summary as one JSON object on {json_where} instead of a line",
+    )
+
+
+def _add_serve(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
+        "serve",
+        cmd_serve,
+        help="accept connections; write every message received",
+        description="Accept connections, each in a thread of its own, and write every message "
+        "received, whole, in the\norder messages complete. A message is written only once "
+        "all of it has arrived: one\ninterrupted (Ctrl-C, exit 130) is never written, not "
+        "even in part. One summary line per\nconnection on stderr (with --json one JSON "
+        "object per line, on stderr too, since stdout\nmay carry the data).",
+        examples=[
+            "fsm-tcp serve --port 8000 --output received.bin --once",
+            "fsm-tcp serve --port 0 --loss 0.2 --seed 1 > received.bin",
+            "fsm-tcp serve --port 8000 --output received.bin --json 2> stats.jsonl",
+        ],
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument(
+        "--port",
+        type=port_number,
+        default=8000,
+        help="UDP port to listen on; 0 picks a free one, announced on stderr (default 8000)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        default="-",
+        metavar="FILE",
+        help="file to write messages to, replaced if it exists (default: stdout)",
+    )
+    p.add_argument("--once", action="store_true", help="exit after the first connection closes")
+    add_report_options(p, "stderr")
+    add_network_options(p)
+
+
+def _add_send(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
+        "send",
+        cmd_send,
+        help="send a file (or stdin) as one message, then close",
+        description="Send a file (or stdin) as one message and close; exit 0 once every "
+        "byte is acknowledged.\nOn a terminal, stderr shows bytes acknowledged, rate and "
+        "time left; at the end one\nsummary line (bytes, time, goodput, retransmissions, "
+        "smoothed RTT, loss seen).",
+        examples=[
+            "fsm-tcp send 127.0.0.1 8000 file.bin",
+            "tar c somedir | fsm-tcp send 127.0.0.1 8000",
+            "fsm-tcp send --json --loss 0.2 127.0.0.1 8000 file.bin > stats.json",
+        ],
+    )
+    p.add_argument("host", help="address or name of the server (as given to serve --host)")
+    p.add_argument("port", type=port_number, help="the server's UDP port (serve --port)")
+    p.add_argument(
+        "file", nargs="?", default="-", help="file to send; '-' or none reads stdin (default)"
+    )
+    add_report_options(p, "stdout")
+    add_network_options(p)
+
+
+def _add_demo(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
+        "demo",
+        cmd_demo,
+        help="server and client on loopback under loss, narrated",
+        description="Run a server and a client on 127.0.0.1 in one process, with simulated "
+        "loss at both ends,\nnarrate the conversation on one clock (seconds since the first "
+        "event), then check the\nmessage arrived byte-exact and count what each end sent, "
+        "retransmitted and lost.",
+        examples=[
+            "fsm-tcp demo",
+            "fsm-tcp demo --loss 0.3 --size 64 | less",
+            "fsm-tcp demo --quiet --size 65536 --seed 7",
+        ],
+    )
+    p.add_argument(
+        "--loss",
+        type=probability,
+        default=0.2,
+        metavar="P",
+        help="probability each datagram is lost, each way (default 0.2)",
+    )
+    p.add_argument(
+        "--size",
+        type=positive_int,
+        default=1024,
+        metavar="N",
+        help="message size in bytes (default 1024)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=1, metavar="N", help="seed of message and losses (default 1)"
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="only the summary")
+
+
+def _add_bench(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
+        "bench",
+        cmd_bench,
+        help="goodput, loss cost and simulator speed, with ratios",
+        examples=["fsm-tcp bench", "fsm-tcp bench --size 4194304 --sim-seconds 5"],
+    )
+    p.add_argument(
+        "--size",
+        type=positive_int,
+        default=1 << 20,
+        metavar="N",
+        help="bytes of the no-loss transfers (default 1 MiB)",
+    )
+    p.add_argument(
+        "--loss-size",
+        type=positive_int,
+        default=64 << 10,
+        metavar="N",
+        help="bytes of the transfers at 20%% loss (default 64 KiB)",
+    )
+    p.add_argument(
+        "--sim-seconds",
+        type=non_negative,
+        default=1.0,
+        metavar="S",
+        help="seconds to run simulated lifecycles for (default 1)",
+    )
+
+
+def _add_proxy(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
+        "proxy",
+        cmd_proxy,
+        help="fault-injecting UDP proxy (user-space netem)",
+        description="Forward UDP between clients and a server, dropping, duplicating, "
+        "reordering and delaying\ndatagrams each way; Ctrl-C prints what it did.",
+        examples=[
+            "fsm-tcp proxy --listen 9000 --to 127.0.0.1:8000 --loss 0.2",
+            "fsm-tcp proxy --listen 9000 --to 127.0.0.1:8000 --loss 0.2 --dup 0.05 "
+            "--reorder 0.05 --delay 5 --jitter 2",
+        ],
+    )
+    p.add_argument(
+        "--listen",
+        type=port_number,
+        required=True,
+        metavar="PORT",
+        help="UDP port clients connect to (0: any free port, announced on stderr)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument(
+        "--to", type=host_port, required=True, metavar="HOST:PORT", help="the server's address"
+    )
+    p.add_argument("--loss", type=probability, default=0.0, metavar="P", help="drop probability")
+    p.add_argument(
+        "--dup", type=probability, default=0.0, metavar="P", help="duplication probability"
+    )
+    p.add_argument(
+        "--reorder",
+        type=probability,
+        default=0.0,
+        metavar="P",
+        help="probability a datagram is held back behind the next one",
+    )
+    p.add_argument("--delay", type=non_negative, default=0.0, metavar="MS", help="added delay (ms)")
+    p.add_argument(
+        "--jitter", type=non_negative, default=0.0, metavar="MS", help="random extra delay (ms)"
+    )
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the faults")
+
+
+def _add_diagram(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
+        "diagram",
+        cmd_diagram,
+        help="draw every state machine from its table",
+        examples=["fsm-tcp diagram", "fsm-tcp diagram --format svg --out diagrams"],
+    )
+    p.add_argument(
+        "--format",
+        choices=["mermaid", "svg", "png", "dot"],
+        default="mermaid",
+        help="mermaid needs nothing installed; svg and png need Graphviz (default mermaid)",
+    )
+    p.add_argument(
+        "--out", default="diagrams", metavar="DIR", help="directory to write to (default diagrams)"
+    )
+
+
+def _add_trace(sub: Subcommands) -> None:
+    p = add_command(
+        sub,
+        "trace",
+        cmd_trace,
+        help="a --trace log as a message sequence chart",
+        examples=[
+            "fsm-tcp trace run.jsonl",
+            "fsm-tcp trace run.jsonl --format svg --out run.svg",
+        ],
+    )
+    p.add_argument("file", help="JSON-lines trace written by --trace")
+    p.add_argument(
+        "--format",
+        choices=["mermaid", "svg"],
+        default="mermaid",
+        help="mermaid text or an SVG picture (default mermaid)",
+    )
+    p.add_argument("--out", default="-", metavar="FILE", help="file to write (default: stdout)")
+
+
+#: Every subcommand, in the order --help lists them: one entry per command.
+COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
+    _add_serve,
+    _add_send,
+    _add_demo,
+    _add_bench,
+    _add_proxy,
+    _add_diagram,
+    _add_trace,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Reliable transport over UDP, declared as state machines (PROTOCOL.md).",
+        epilog="'fsm-tcp COMMAND --help' explains a command and shows examples.",
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="COMMAND"
+    )
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+# ---------------------------------------------------------------------- running a command
+def main(argv: Sequence[str] | None = None) -> int:
+    _PipeState.closed = False
+    with _pipe_signal():
+        try:
+            return _run(argv)
+        except (PipeClosed, BrokenPipeError):
+            # first, before any call: a SIGPIPE handler still pending must not raise again
+            _PipeState.closed = True
+            return _stdout_gone()
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        result: int = args.func(args)
+        return result
+    except UsageError as exc:
+        return _fail(str(exc), 2)
+    except FsmTcpError as exc:
+        return _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        if _PipeState.closed:  # not Ctrl-C: a worker thread woke us for a closed pipe
+            raise PipeClosed from None
+        say("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        return _fail(_os_message(exc), 1)
+
+
+def say(message: str) -> None:
+    """One line on stderr, prefixed with the program name, flushed (tests read it live)."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def _fail(message: str, code: int) -> int:
+    say(f"error: {message}")
+    return code
+
+
+def _os_message(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{':' if where else ''}{where}"
+
+
+# ---------------------------------------------------------------------- a closed pipe
+class _PipeState:
+    #: Set once by whoever notices the reader is gone, so PipeClosed is raised only once.
+    closed = False
+
+
+def _on_sigpipe(_signum: int, _frame: object) -> None:
+    # The kernel sends SIGPIPE with each failed write and a worker thread sends one to wake
+    # the main thread: raise once, so the cleanup that follows is not cut short again.
+    if not _PipeState.closed:
+        _PipeState.closed = True
+        raise PipeClosed
+
+
+@contextlib.contextmanager
+def _pipe_signal() -> Iterator[None]:
+    """Handle SIGPIPE while a command runs (Python ignores it by default), so a thread that
+    meets a closed pipe can stop the main thread wherever it waits: a blocking poll() ends
+    only for a signal sent to that very thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGPIPE, _on_sigpipe)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGPIPE, previous)
+
+
+def _reader_gone() -> None:
+    """A write met a closed pipe: stop the command from whichever thread noticed."""
+    main_thread = threading.main_thread()
+    if threading.current_thread() is main_thread:
+        if not _PipeState.closed:
+            _PipeState.closed = True
+            raise PipeClosed
+    elif main_thread.ident is not None and signal.getsignal(signal.SIGPIPE) is _on_sigpipe:
+        signal.pthread_kill(main_thread.ident, signal.SIGPIPE)
+
+
+def _stdout_gone() -> int:
+    with contextlib.suppress(OSError, ValueError):  # no real stdout (e.g. under a test)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_PIPE_CLOSED
+
+
+class _Lines:
+    """Text lines to one stream from any thread; once its reader is gone, it stops the
+    command and writes nothing more (a daemon thread must not hold the stream's lock when
+    the interpreter exits)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()  # narration is live, even through a pipe
+            except BrokenPipeError:
+                self.closed = True
+                _reader_gone()
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+
+
+# ---------------------------------------------------------------------- tracing setup
+class _Narrator:
+    """The demo's and --debug's narration: the Console's lines, timed from the first event."""
+
+    def __init__(self, lines: _Lines) -> None:
+        self.lines = lines
+        self._console = Console(transitions=True)
+        self._origin: float | None = None
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        if self._origin is None:
+            self._origin = record["t"]
+        # format() counts from its own origin, unset here: records come already shifted
+        line = self._console.format(dict(record, t=record["t"] - self._origin))
+        if line:
+            self.lines.write(line)
+
+
+class _Sinks:
+    """The one tracer a command hands to all its sockets: trace file and/or narration.
+
+    Every record is put on one clock and goes to every sink in one order under one lock, so
+    the trace file and the narration both count from the same first event, from any thread.
+    """
+
+    def __init__(self, trace: str | None, narrate: _Lines | None) -> None:
+        self.started = time.monotonic()
+        self._file: TextIO | None = None
+        self._sinks: list[Tracer] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        if trace:
+            try:
+                self._file = open(trace, "w")  # noqa: SIM115 - closed in close()
+            except OSError as exc:
+                raise InvalidArgument(f"cannot write trace file {trace}: {exc.strerror}") from None
+            self._sinks.append(TraceWriter(self._file))
+        if narrate is not None:
+            self._sinks.append(_Narrator(narrate))
+
+    def tracer(self) -> Tracer | None:
+        return self._record if self._sinks else None
+
+    def _record(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            if self._closed:  # a connection thread still running after the command ended
+                return
+            if record["t"] < self.started:
+                # Connection.listen() takes no time, so its record carries the engine's unset
+                # clock (0.0): that was the demo's "-459.1667" line. It happens now.
+                record = dict(record, t=time.monotonic())
+            for sink in self._sinks:
+                sink(record)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
+
+
 def _socket(args: argparse.Namespace, sinks: _Sinks, name: str) -> SocketTCP:
     """The SocketTCP that serve and send build from the common options."""
     return SocketTCP(
         loss_rate=args.loss,
         seed=args.seed,
-        debug=args.debug,
         tracer=sinks.tracer(),
         name=name,
         busy_poll=args.busy_poll,
@@ -145,131 +636,101 @@ def _timers(args: argparse.Namespace) -> dict[str, Any]:
     return timers
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG,
-        description="Reliable transport over UDP, declared as state machines (PROTOCOL.md).",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    p = sub.add_parser("serve", help="accept connections; write every message received")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=port_number, default=8000)
-    p.add_argument("--output", default="-", help="file to write messages to (default stdout)")
-    p.add_argument("--once", action="store_true", help="exit after the first connection")
-    _common(p)
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("send", help="send a file (or stdin) as one message, then close")
-    p.add_argument("host")
-    p.add_argument("port", type=port_number)
-    p.add_argument("file", nargs="?", default="-")
-    _common(p)
-    p.set_defaults(func=cmd_send)
-
-    p = sub.add_parser("demo", help="server and client on loopback under loss, narrated")
-    p.add_argument("--loss", type=probability, default=0.2)
-    p.add_argument("--size", type=positive_int, default=1024, help="message size in bytes")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--quiet", action="store_true", help="only the summary")
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser("bench", help="goodput, loss cost and simulator speed, with ratios")
-    p.add_argument("--size", type=positive_int, default=1 << 20, help="no-loss transfer size")
-    p.add_argument("--loss-size", type=positive_int, default=64 << 10)
-    p.add_argument("--sim-seconds", type=non_negative, default=1.0)
-    p.set_defaults(func=cmd_bench)
-
-    p = sub.add_parser("proxy", help="fault-injecting UDP proxy (user-space netem)")
-    p.add_argument("--listen", type=port_number, required=True, metavar="PORT")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--to", type=host_port, required=True, metavar="HOST:PORT")
-    p.add_argument("--loss", type=probability, default=0.0)
-    p.add_argument("--dup", type=probability, default=0.0)
-    p.add_argument("--reorder", type=probability, default=0.0)
-    p.add_argument("--delay", type=non_negative, default=0.0, metavar="MS")
-    p.add_argument("--jitter", type=non_negative, default=0.0, metavar="MS")
-    p.add_argument("--seed", type=int, default=None)
-    p.set_defaults(func=cmd_proxy)
-
-    p = sub.add_parser("diagram", help="draw every state machine from its table")
-    p.add_argument("--format", choices=["mermaid", "svg", "png", "dot"], default="mermaid")
-    p.add_argument("--out", default="diagrams", metavar="DIR")
-    p.set_defaults(func=cmd_diagram)
-
-    p = sub.add_parser("trace", help="a --trace log as a message sequence chart")
-    p.add_argument("file", help="JSON-lines trace written by --trace")
-    p.add_argument("--format", choices=["mermaid", "svg"], default="mermaid")
-    p.add_argument("--out", default="-", metavar="FILE", help="default: stdout")
-    p.set_defaults(func=cmd_trace)
-    return parser
+def _sinks_for(args: argparse.Namespace) -> _Sinks:
+    return _Sinks(args.trace, _Lines(sys.stderr) if args.debug else None)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-        result: int = args.func(args)
-        return result
-    except UsageError as exc:
-        return _fail(str(exc), 2)
-    except FsmTcpError as exc:
-        return _fail(str(exc), 1)
-    except OSError as exc:
-        return _fail(_os_message(exc), 1)
-    except KeyboardInterrupt:
-        return 130
+# ---------------------------------------------------------------------- summaries
+def _rate(bytes_per_second: float) -> str:
+    for unit in ("B/s", "kB/s", "MB/s"):
+        if bytes_per_second < 1000:
+            return f"{bytes_per_second:.3g} {unit}"
+        bytes_per_second /= 1000
+    return f"{bytes_per_second:.3g} GB/s"
 
 
-def say(message: str) -> None:
-    """One line on stderr, prefixed with the program name, flushed (tests read it live)."""
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+@dataclasses.dataclass
+class Summary:
+    """One transfer's figures: a line for a person, a JSON object for a script.
+
+    ``loss_seen`` is what one end can observe of the path's loss: for the sender the share
+    of its segments it had to send again; for the receiver the share of segments that
+    arrived twice (an ACK of its was lost, or a retransmission was spurious).
+    """
+
+    event: str  # "sent" or "received"
+    peer: str
+    bytes: int
+    messages: int
+    seconds: float
+    retransmissions: int
+    duplicates_received: int
+    segments_sent: int
+    segments_received: int
+    srtt_ms: float | None
+    simulated_losses: int
+
+    @classmethod
+    def of(
+        cls, event: str, sock: SocketTCP, peer: Address, nbytes: int, messages: int, secs: float
+    ) -> Summary:
+        conn = sock.conn
+        stats = conn.stats if conn is not None else None
+        srtt = conn.rto.srtt if conn is not None else None
+        return cls(
+            event=event,
+            peer=f"{peer[0]}:{peer[1]}",
+            bytes=nbytes,
+            messages=messages,
+            seconds=round(secs, 6),
+            retransmissions=stats.retransmissions if stats else 0,
+            duplicates_received=stats.duplicates_received if stats else 0,
+            segments_sent=stats.segments_sent if stats else 0,
+            segments_received=stats.segments_received if stats else 0,
+            srtt_ms=None if srtt is None else round(srtt * 1000, 3),
+            simulated_losses=sock.udp.lost_sends + sock.udp.lost_receives,
+        )
+
+    @property
+    def goodput(self) -> float:
+        """Message bytes per second, whole transfer (handshake and teardown included)."""
+        return self.bytes / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def loss_seen(self) -> float:
+        if self.event == "sent":
+            return self.retransmissions / self.segments_sent if self.segments_sent else 0.0
+        repeated = self.duplicates_received
+        return repeated / self.segments_received if self.segments_received else 0.0
+
+    def line(self) -> str:
+        what = (
+            f"sent {self.bytes} bytes, all acknowledged,"
+            if self.event == "sent"
+            else f"{self.peer}: received {self.messages} message(s), {self.bytes} bytes,"
+        )
+        srtt = "n/a" if self.srtt_ms is None else f"{self.srtt_ms:.3f} ms"
+        simulated = f" ({self.simulated_losses} by --loss)" if self.simulated_losses else ""
+        return (
+            f"{what} in {self.seconds:.3f} s: {_rate(self.goodput)}, "
+            f"{self.retransmissions} retransmissions, {self.duplicates_received} duplicates, "
+            f"srtt {srtt}, loss seen {self.loss_seen:.1%}{simulated}"
+        )
+
+    def as_json(self) -> str:
+        fields = dataclasses.asdict(self)
+        fields.update(goodput=round(self.goodput, 1), loss_seen=round(self.loss_seen, 6))
+        return json.dumps(fields, separators=(",", ":"))
 
 
-def _fail(message: str, code: int) -> int:
-    say(f"error: {message}")
-    return code
+def _report(summary: Summary, args: argparse.Namespace, json_to: TextIO) -> None:
+    if args.json:
+        print(summary.as_json(), file=json_to, flush=True)
+    elif not args.quiet:
+        say(summary.line())
 
 
-def _os_message(exc: OSError) -> str:
-    where = f" {exc.filename}" if exc.filename else ""
-    return f"{exc.strerror or exc}{':' if where else ''}{where}"
-
-
-# ---------------------------------------------------------------------- tracing setup
-class _Sinks:
-    """The tracer a command hands to its sockets: trace file and/or console narration."""
-
-    def __init__(self, trace: str | None, console: TextIO | None) -> None:
-        self._file: TextIO | None = None
-        self.tracers: list[Tracer] = []
-        if trace:
-            try:
-                self._file = open(trace, "w")  # noqa: SIM115 - closed in close()
-            except OSError as exc:
-                raise InvalidArgument(f"cannot write trace file {trace}: {exc.strerror}") from None
-            self.tracers.append(TraceWriter(self._file))
-        if console is not None:
-            self.tracers.append(Console(console))
-
-    def tracer(self) -> Tracer | None:
-        if not self.tracers:
-            return None
-        if len(self.tracers) == 1:
-            return self.tracers[0]
-        tracers = list(self.tracers)
-
-        def fan_out(record: dict[str, Any]) -> None:
-            for t in tracers:
-                t(record)
-
-        return fan_out
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
-
-# ---------------------------------------------------------------------- serve / send
+# ---------------------------------------------------------------------- serve
 def _open_output(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdout.buffer
@@ -279,64 +740,142 @@ def _open_output(path: str) -> BinaryIO:
         raise InvalidArgument(f"cannot write {path}: {exc.strerror}") from None
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    sinks = _Sinks(args.trace, None)
-    out = _open_output(args.output)
-    server = _socket(args, sinks, "server")
-    try:
-        host = resolve(args.host)
-        try:
-            server.bind((host, args.port))
-        except OSError as exc:
-            raise InvalidArgument(f"cannot listen on {host}:{args.port}: {exc.strerror}") from None
-        bound = server.getsockname()
-        say(f"listening on {bound[0]}:{bound[1]}")
-        writer = _MessageWriter(out)
-        if args.once:
-            return _serve_connection(*server.accept(), writer)
-        while True:  # each connection in a thread of its own: a long transfer blocks no one
-            conn, peer = server.accept()
-            worker = threading.Thread(
-                target=_serve_connection, args=(conn, peer, writer), daemon=True
-            )
-            worker.start()
-    finally:
-        server.close()
-        sinks.close()
-        if out is not sys.stdout.buffer:
-            out.close()
-
-
 class _MessageWriter:
-    """Whole messages to one output, from any number of connection threads."""
+    """Whole messages to one output, from any number of connection threads.
+
+    Only whole messages are ever written, each under the lock; close() takes the lock too,
+    so after it returns no write is under way and none will start.
+    """
 
     def __init__(self, out: BinaryIO) -> None:
         self.out = out
+        self.messages = 0
+        self.closed = False
         self._lock = threading.Lock()
 
-    def write(self, message: bytes) -> None:
+    def write(self, message: bytes) -> bool:
+        """False if the output was closed first (the message is not written)."""
         with self._lock:
-            self.out.write(message)
-            self.out.flush()
+            if self.closed:
+                return False
+            try:
+                self.out.write(message)
+                self.out.flush()
+            except BrokenPipeError:  # `fsm-tcp serve | head -c 10`
+                self.closed = True
+                _reader_gone()
+                return False
+            self.messages += 1
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if not self.closed:
+                self.closed = True
+                if self.out is not sys.stdout.buffer:
+                    self.out.close()
 
 
-def _serve_connection(conn: SocketTCP, peer: Address, writer: _MessageWriter) -> int:
-    count = total = 0
-    try:
+class _Server:
+    """What serve's connections share: the output, who is connected, the reports."""
+
+    def __init__(self, out: BinaryIO, args: argparse.Namespace) -> None:
+        self.writer = _MessageWriter(out)
+        self.args = args
+        self.active: dict[Address, SocketTCP] = {}
+        self._lock = threading.Lock()
+
+    def serve(self, conn: SocketTCP, peer: Address) -> int:
+        """Receive every message of one connection; 0 once it closed cleanly."""
+        start = time.monotonic()
+        with self._lock:
+            self.active[peer] = conn
+        try:
+            received = self._receive_all(conn)
+        except FsmTcpError as exc:
+            with contextlib.suppress(FsmTcpError):
+                conn.close()
+            self._say(f"{peer[0]}:{peer[1]}: {exc}")
+            received = None
+        # not in a finally: after Ctrl-C, interrupted() reports the connections still here
+        with self._lock:
+            self.active.pop(peer, None)
+        if received is None:
+            return 1
+        if not self.writer.closed:
+            secs = time.monotonic() - start
+            _report(Summary.of("received", conn, peer, *received, secs), self.args, sys.stderr)
+        return 0
+
+    def _receive_all(self, conn: SocketTCP) -> tuple[int, int] | None:
+        """(bytes, messages) once the peer closed; None if the output closed first."""
+        count = total = 0
         while (message := conn.recv_message()) is not None:
-            writer.write(message)
+            if not self.writer.write(message):
+                return None  # the command is ending
             count += 1
             total += len(message)
         conn.recv_close()
-    except FsmTcpError as exc:
-        say(f"{peer[0]}:{peer[1]}: {exc}")
-        return 1
+        return total, count
+
+    def _say(self, message: str) -> None:
+        if not self.writer.closed:  # once the command ends, its threads stay silent
+            say(message)
+
+    def interrupted(self, output: str) -> int:
+        """Ctrl-C: close the output between two messages, then say what was abandoned."""
+        self.writer.close()
+        with self._lock:
+            open_conns = [c.conn for c in self.active.values() if c.conn is not None]
+        arrived = sum(_partial_message(c)[0] for c in open_conns)
+        expected = sum(_partial_message(c)[1] for c in open_conns)
+        where = "stdout" if output == "-" else output
+        abandoned = (
+            f"{len(open_conns)} connection(s) abandoned, {arrived} of {expected} bytes of "
+            "unfinished messages not written"
+            if open_conns
+            else "no connection open"
+        )
+        say(f"interrupted: {abandoned}; {self.writer.messages} whole message(s) in {where}")
+        return EXIT_INTERRUPTED
+
+
+def _partial_message(conn: Connection) -> tuple[int, int]:
+    """(bytes arrived, length) of the message a connection is receiving."""
+    length = conn.next_message_length()
+    return (conn.unread, length) if length is not None else (0, 0)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    sinks = _sinks_for(args)
+    server = _Server(_open_output(args.output), args)
+    listener = _socket(args, sinks, "server")
+    try:
+        host = resolve(args.host)
+        try:
+            listener.bind((host, args.port))
+        except OSError as exc:
+            raise InvalidArgument(f"cannot listen on {host}:{args.port}: {exc.strerror}") from None
+        bound = listener.getsockname()
+        say(f"listening on {bound[0]}:{bound[1]}")
+        return _accept_loop(listener, server, args.once)
+    except KeyboardInterrupt:
+        return server.interrupted(args.output)
     finally:
-        conn.close()
-    say(f"{peer[0]}:{peer[1]}: {count} message(s), {total} bytes")
-    return 0
+        server.writer.close()
+        listener.close()
+        sinks.close()
 
 
+def _accept_loop(listener: SocketTCP, server: _Server, once: bool) -> int:
+    if once:  # in this thread: with no other thread running, the socket may busy-poll
+        return server.serve(*listener.accept())
+    while True:  # each connection in a thread of its own: a long transfer blocks no one
+        conn, peer = listener.accept()
+        threading.Thread(target=server.serve, args=(conn, peer), daemon=True).start()
+
+
+# ---------------------------------------------------------------------- send
 def _read_input(path: str) -> bytes:
     if path == "-":
         return sys.stdin.buffer.read()
@@ -347,50 +886,93 @@ def _read_input(path: str) -> bytes:
         raise InvalidArgument(f"cannot read {path}: {exc.strerror}") from None
 
 
-class ProgressBar:
-    """A throttled progress bar on a terminal."""
+class ProgressDisplay:
+    """Bytes acknowledged, percent, rate and time left on a terminal (rich).
 
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self._last = 0.0
+    Redrawn at most ten times a second: the driver calls it once per segment, and a redraw
+    costs far more than a segment. No refresh thread (auto_refresh=False): SocketTCP
+    busy-polls only while the process runs a single thread.
+    """
 
-    def __call__(self, done: int, total: int) -> None:
+    def __init__(self, total: int, stream: TextIO) -> None:
+        from rich.console import Console as RichConsole
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TaskProgressColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress: Progress = Progress(
+            BarColumn(),
+            TaskProgressColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=RichConsole(file=stream),
+            auto_refresh=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._task = self._progress.add_task("send", total=total)
+        self._progress.start()
+        self._next_draw = 0.0
+
+    def __call__(self, done: int, _total: int) -> None:
         now = time.monotonic()
-        if now - self._last < 0.1 and done < total:
-            return
-        self._last = now
-        width = 30
-        filled = width * done // total if total else width
-        pct = 100 * done // total if total else 100
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {pct:3d}% {done}/{total}")
-        self.stream.flush()
+        if now >= self._next_draw:
+            self._next_draw = now + 0.1
+            self._progress.update(self._task, completed=done, refresh=True)
 
-    def finish(self) -> None:
-        self.stream.write("\n")
+    def stop(self, done: int) -> None:
+        """Draw the last figures and end the line."""
+        self._progress.update(self._task, completed=done, refresh=True)
+        self._progress.stop()
+
+
+def _progress_display(args: argparse.Namespace, total: int) -> ProgressDisplay | None:
+    # a terminal only, and never over --debug's narration on the same stream
+    if args.quiet or args.debug or not sys.stderr.isatty():
+        return None
+    return ProgressDisplay(total, sys.stderr)
+
+
+def _acknowledged(sock: SocketTCP, delivered: bool, total: int) -> int:
+    if delivered:
+        return total
+    return sock.conn.send_progress[0] if sock.conn is not None else 0
 
 
 def cmd_send(args: argparse.Namespace) -> int:
     data = _read_input(args.file)
     host = resolve(args.host)
-    sinks = _Sinks(args.trace, None)
+    sinks = _sinks_for(args)
     sock = _socket(args, sinks, "client")
-    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    display = _progress_display(args, len(data))
+    delivered = False
     start = time.monotonic()
     try:
-        sock.connect((host, args.port))
-        sock.send(data, progress=bar)
-        if bar is not None:
-            bar(len(data), len(data))
-            bar.finish()
+        try:
+            sock.connect((host, args.port))
+            sock.send(data, progress=display)
+            delivered = True
+        finally:  # the line ends before any other message, whatever happened
+            if display is not None:
+                display.stop(_acknowledged(sock, delivered, len(data)))
         sock.close()
+    except KeyboardInterrupt:
+        acked = _acknowledged(sock, delivered, len(data))
+        say(f"interrupted: {acked} of {len(data)} bytes acknowledged; connection abandoned")
+        return EXIT_INTERRUPTED
     finally:
-        sock.close()
+        sock.udp.close()  # after Ctrl-C no FIN: the peer finds out by its own timeout
         sinks.close()
-    conn = sock.conn
-    retx = conn.stats.retransmissions if conn else 0
-    say(
-        f"sent {len(data)} bytes in {time.monotonic() - start:.3f} s, all "
-        f"acknowledged ({retx} retransmissions)"
+    _report(
+        Summary.of("sent", sock, (host, args.port), len(data), 1, time.monotonic() - start),
+        args,
+        sys.stdout,
     )
     return 0
 
@@ -399,25 +981,20 @@ def cmd_send(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     message = rng.randbytes(args.size)
-    console = None if args.quiet else Console(sys.stdout)
-    print(
+    out = _Lines(sys.stdout)
+    sinks = _Sinks(None, None if args.quiet else out)
+    out.write(
         f"fsm-tcp demo: {args.size} random bytes over 127.0.0.1, "
-        f"{args.loss:.0%} loss each way (seed {args.seed})\n",
-        flush=True,
+        f"{args.loss:.0%} loss each way (seed {args.seed})\n"
     )
-    server = SocketTCP(loss_rate=args.loss, seed=args.seed, tracer=console, name="server")
+    server = SocketTCP(loss_rate=args.loss, seed=args.seed, tracer=sinks.tracer(), name="server")
     server.bind(("127.0.0.1", 0))
     received: dict[str, Any] = {}
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        received["message"] = conn.recv_message()
-        conn.recv_close()
-        received["conn"] = conn.conn
-
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=_demo_server, args=(server, received), daemon=True)
     thread.start()
-    client = SocketTCP(loss_rate=args.loss, seed=args.seed + 1, tracer=console, name="client")
+    client = SocketTCP(
+        loss_rate=args.loss, seed=args.seed + 1, tracer=sinks.tracer(), name="client"
+    )
     start = time.monotonic()
     try:
         client.connect(server.getsockname())
@@ -425,17 +1002,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
         client.close()
         thread.join(120)
     finally:
-        client.close()
+        sinks.close()  # nothing more narrated, whatever the server thread still does
+        client.udp.close()  # after an interruption, no closing handshake to wait for
         server.close()
     elapsed = time.monotonic() - start
-    return _demo_summary(message, received, client, server, elapsed)
+    return _demo_summary(out, message, received, client, server, elapsed)
+
+
+def _demo_server(server: SocketTCP, received: dict[str, Any]) -> None:
+    try:
+        conn, _ = server.accept()
+        received["socket"] = conn
+        received["message"] = conn.recv_message()
+        conn.recv_close()
+    except FsmTcpError as exc:
+        received["error"] = exc
+
+
+def _lost(sock: SocketTCP | None) -> int:
+    return sock.udp.lost_sends + sock.udp.lost_receives if sock is not None else 0
 
 
 def _demo_summary(
-    message: bytes, received: dict[str, Any], client: SocketTCP, server: SocketTCP, elapsed: float
+    out: _Lines,
+    message: bytes,
+    received: dict[str, Any],
+    client: SocketTCP,
+    server: SocketTCP,
+    elapsed: float,
 ) -> int:
     got = received.get("message")
-    cs, ss = client.conn.stats if client.conn else None, received.get("conn")
+    child: SocketTCP | None = received.get("socket")
+    cs = client.conn.stats if client.conn else None
+    ss = child.conn.stats if child is not None and child.conn is not None else None
     ok = got == message
     digest = hashlib.sha256(message).hexdigest()[:16]
     lines = [
@@ -443,15 +1042,18 @@ def _demo_summary(
         f"bytes:           {len(message)} sent, {len(got or b'')} received",
         f"verified:        {f'byte-exact (sha256 {digest}...)' if ok else 'MISMATCH'}",
         f"segments:        {cs.segments_sent if cs else 0} by the client, "
-        f"{ss.stats.segments_sent if ss else 0} by the server",
+        f"{ss.segments_sent if ss else 0} by the server",
         f"retransmissions: {cs.retransmissions if cs else 0} by the client, "
-        f"{ss.stats.retransmissions if ss else 0} by the server",
-        f"duplicates:      {ss.stats.duplicates_received if ss else 0} received by the server, "
+        f"{ss.retransmissions if ss else 0} by the server",
+        f"duplicates:      {ss.duplicates_received if ss else 0} received by the server, "
         f"{cs.duplicates_received if cs else 0} by the client",
-        f"lost (sim):      {client.udp.lost_sends + client.udp.lost_receives} at the client",
+        # the listener's own socket counts too: it could lose what it sends before accept
+        f"lost (sim):      {_lost(client)} at the client, "
+        f"{_lost(server) + _lost(child)} at the server",
         f"time:            {elapsed:.3f} s",
     ]
-    print("\n".join(lines))
+    for line in lines:
+        out.write(line)
     return 0 if ok else 1
 
 
