@@ -582,6 +582,7 @@ class _Sinks:
         self._sinks: list[Tracer] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._unclocked: dict[str, dict[str, Any]] = {}  # by connection name
         if trace:
             try:
                 self._file = open(trace, "w")  # noqa: SIM115 - closed in close()
@@ -600,10 +601,14 @@ class _Sinks:
                 return
             if record["t"] < self.started:
                 # Connection.listen() takes no time, so its record carries the engine's unset
-                # clock (0.0): that was the demo's "-459.1667" line. It happens now.
-                record = dict(record, t=time.monotonic())
-            for sink in self._sinks:
-                sink(record)
+                # clock (0.0): that was the demo's "-459.1667" line. The listener hands the
+                # new connection its SYN at once: the passive open takes that datagram's time.
+                self._unclocked[record["conn"]] = record
+                return
+            early = self._unclocked.pop(record["conn"], None)
+            for rec in (record,) if early is None else (dict(early, t=record["t"]), record):
+                for sink in self._sinks:
+                    sink(rec)
 
     def close(self) -> None:
         with self._lock:

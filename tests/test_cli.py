@@ -150,6 +150,7 @@ def test_unreadable_file_is_one_line(tmp_path: Path) -> None:
         ["proxy", "--listen", "0", "--to", "nohost"],
         ["send", "127.0.0.1", "9", "--busy-poll", "-1"],
         ["serve", "--busy-poll", "3"],
+        ["send", "127.0.0.1", "9", "--quiet", "--json"],
     ],
 )
 def test_bad_options_are_one_line(args: list[str]) -> None:
