@@ -832,7 +832,9 @@ class Connection:
         numberings = {(d.data_seq, d.data_seq_gap)}
         if "data_seq" not in adapt.confirmed:
             numberings |= adapt.candidates("data_seq", "data_seq_gap")
-        for base in sorted(self._rx_len_acks):
+        # ... or from its own count, whatever we ACKed (one recorded sender does so)
+        s, digits = self._rx_len_seg[0], len(self._rx_len_seg[1])
+        for base in sorted(self._rx_len_acks | {s + digits}):
             for numbering, gap in sorted(numberings):
                 start = base + gap
                 if seg.seq == (start if numbering == "start" else start + n):
@@ -846,10 +848,14 @@ class Connection:
         s, digits = self._rx_len_seg[0], len(self._rx_len_seg[1])
         self._observe("data_seq", numbering)
         self._observe("data_seq_gap", gap)
-        if base != self._d.length_ack_for(s, digits):  # else consistent: nothing new
+        adapt = self._adapt
+        assert adapt is not None
+        if base == s + digits and "length_ack" in adapt.trying:
+            self._observe("length_ack", None)  # PROTOCOL.md's arithmetic: the probe proves nothing
+        elif base == self._d.length_ack_for(s, digits):
+            adapt.accepted("length_ack", self._raw)  # what we use fits (seen, inferred, probed)
+        else:
             self._observe("length_ack", None if base == s + digits else base - s)
-        elif self._adapt is not None:
-            self._adapt.accepted("length_ack", self._raw)
         self.seq = self._rcv_nxt = base
 
     def _implies_ack(self, seq: int, gap: int) -> bool:
@@ -1174,8 +1180,6 @@ class Connection:
         seg, x = self._seg, self._isn
         if self._via_listener:
             self._observe("handshake_ack_to", "listener")
-        if seg.ack:
-            self._learn_format()
         offset = seg.seq - x if seg.ack else min(seg.seq - x, 2)
         self._observe("handshake_ack_offset", offset)
         self.seq = self._rcv_nxt = x + offset
@@ -1287,7 +1291,11 @@ class Connection:
         if seq == self._close_answer_seq():
             return d.close_base, d.close_answer_offset
         if self._tolerant:
-            for base, offset in (("fin", 1), ("fin", 0), ("own", 1)):
+            # an ACK numbered y could be a late ACK of our data: only a FIN+ACK says y
+            variants = (
+                (("fin", 1), ("fin", 0), ("own", 1)) if self._seg.fin else (("fin", 1), ("own", 1))
+            )
+            for base, offset in variants:
                 if seq == (self._fin_seq if base == "fin" else self._synack_seq) + offset:
                     return base, offset
         return None
