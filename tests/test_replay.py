@@ -161,7 +161,7 @@ def _replay_as_client(run: Run) -> Connection:
     closing = False
     for d in (d for d in run.datagrams if d.side == "server" and not d.dropped):
         _advance(conn, d.t)
-        conn.receive_datagram(d.data, N if conn.peer != L or d.to_listener else N, d.t)
+        conn.receive_datagram(d.data, N, d.t)  # every server datagram comes from N
         if not closing and not conn.sending and conn.is_established:
             closing = True
             conn.close(d.t)
