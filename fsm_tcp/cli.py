@@ -30,6 +30,7 @@ import random
 import signal
 import socket
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -118,10 +119,13 @@ def add_command(
     """One subcommand with its one-line help, a description and an epilog of real examples
     (each example is a command line the tests parse, so none goes stale)."""
     epilog = "examples:\n" + "\n".join(f"  {example}" for example in examples)
+    text = description or help[:1].upper() + help[1:] + "."
+    # the raw formatter keeps the examples' lines as written, so paragraphs are filled here
+    paragraphs = (textwrap.fill(par, 79) for par in text.split("\n\n"))
     p = sub.add_parser(
         name,
         help=help,
-        description=description or help[:1].upper() + help[1:] + ".",
+        description="\n\n".join(paragraphs),
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -184,7 +188,7 @@ def add_report_options(p: argparse.ArgumentParser, json_where: str) -> None:
         "--quiet",
         "-q",
         action="store_true",
-        help="no progress display and no summary; errors are still reported",
+        help="no summary (and no progress display); errors are still reported",
     )
     group.add_argument(
         "--json",
@@ -200,10 +204,10 @@ def _add_serve(sub: Subcommands) -> None:
         cmd_serve,
         help="accept connections; write every message received",
         description="Accept connections, each in a thread of its own, and write every message "
-        "received, whole, in the\norder messages complete. A message is written only once "
-        "all of it has arrived: one\ninterrupted (Ctrl-C, exit 130) is never written, not "
-        "even in part. One summary line per\nconnection on stderr (with --json one JSON "
-        "object per line, on stderr too, since stdout\nmay carry the data).",
+        "received, whole, in the order messages complete. A message is written only once "
+        "all of it has arrived: one interrupted (Ctrl-C, exit 130) is never written, not "
+        "even in part. One summary line per connection on stderr (with --json one JSON "
+        "object per line, on stderr too, since stdout may carry the data).",
         examples=[
             "fsm-tcp serve --port 8000 --output received.bin --once",
             "fsm-tcp serve --port 0 --loss 0.2 --seed 1 > received.bin",
@@ -236,8 +240,8 @@ def _add_send(sub: Subcommands) -> None:
         cmd_send,
         help="send a file (or stdin) as one message, then close",
         description="Send a file (or stdin) as one message and close; exit 0 once every "
-        "byte is acknowledged.\nOn a terminal, stderr shows bytes acknowledged, rate and "
-        "time left; at the end one\nsummary line (bytes, time, goodput, retransmissions, "
+        "byte is acknowledged. On a terminal, stderr shows bytes acknowledged, rate and "
+        "time left; at the end one summary line (bytes, time, goodput, retransmissions, "
         "smoothed RTT, loss seen).",
         examples=[
             "fsm-tcp send 127.0.0.1 8000 file.bin",
@@ -261,8 +265,8 @@ def _add_demo(sub: Subcommands) -> None:
         cmd_demo,
         help="server and client on loopback under loss, narrated",
         description="Run a server and a client on 127.0.0.1 in one process, with simulated "
-        "loss at both ends,\nnarrate the conversation on one clock (seconds since the first "
-        "event), then check the\nmessage arrived byte-exact and count what each end sent, "
+        "loss at both ends, narrate the conversation on one clock (seconds since the first "
+        "event), then check the message arrived byte-exact and count what each end sent, "
         "retransmitted and lost.",
         examples=[
             "fsm-tcp demo",
@@ -328,7 +332,7 @@ def _add_proxy(sub: Subcommands) -> None:
         cmd_proxy,
         help="fault-injecting UDP proxy (user-space netem)",
         description="Forward UDP between clients and a server, dropping, duplicating, "
-        "reordering and delaying\ndatagrams each way; Ctrl-C prints what it did.",
+        "reordering and delaying datagrams each way; Ctrl-C prints what it did.",
         examples=[
             "fsm-tcp proxy --listen 9000 --to 127.0.0.1:8000 --loss 0.2",
             "fsm-tcp proxy --listen 9000 --to 127.0.0.1:8000 --loss 0.2 --dup 0.05 "
