@@ -41,10 +41,14 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
     },
     "utf8_chunks": {(SERVER, "utf8-split"): "CRASH", (SERVER, "binary"): "CRASH"},
     "split_pipes": {(SERVER, "pipes"): "HANG", (SERVER, "binary"): "HANG"},
-    # fsm_tcp's "auto" dialect (a6bad0e) probes the length-ACK arithmetic and adapts to +2 on
-    # both ends, so this defect no longer fails a scenario; it should show as a dialect line
-    # once the findings record it (see the report of issue 10)
-    "length_ack_plus2": {},
+    # checked against PROTOCOL.md (the default), a length ACK of s+2 fails every length
+    # that has not two digits; the no-fault run (auto) reports it as the program's dialect
+    "length_ack_plus2": {
+        (SERVER, "len-1-digit"): "HANG",
+        (SERVER, "len-3-digits"): "HANG",
+        (CLIENT, "len-1-digit"): "CRASH",  # its send() gives up and raises
+        (CLIENT, "len-3-digits"): "CRASH",
+    },
     "no_reack_last": {(SERVER, "lost-ack-data-last"): "HANG"},
 }
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..dialects import names as dialect_names
 from ..errors import InvalidArgument
 from .catalogue import BY_NAME, CATALOGUE
 from .report import Table, passed, to_json, write_report
@@ -93,6 +94,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--text-only", action="store_true", help="skip the binary payload (a text program)"
     )
+    p.add_argument(
+        "--peer-dialect",
+        choices=dialect_names(),
+        default="canonical",
+        metavar="NAME",
+        help="the dialect fsm_tcp's end speaks in the fault scenarios: canonical (default: "
+        "check against PROTOCOL.md), auto (adapt: check fault handling in the program's own "
+        "dialect) or a profile of 'fsm-tcp dialects'; the no-fault run always uses auto and "
+        "reports the program's dialect",
+    )
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.set_defaults(func=run)
     return p
@@ -145,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidArgument(f"unknown scenario {unknown[0]!r} (see 'fsm-tcp check --list')")
     programs = programs_from(args)
     options = Options(args.jobs, args.timeout_scale, args.text_only, tuple(args.scenario))
+    options.peer_dialect = args.peer_dialect
     table = Table(sys.stderr if args.json else sys.stdout)
     results = check(programs, options, table)
     labels = [p.label for p in programs]

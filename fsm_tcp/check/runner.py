@@ -72,6 +72,10 @@ class Options:
     #: spuriously when a program answers late (a Python process may take milliseconds), so
     #: each scenario injects exactly the faults it names.
     peer: dict[str, Any] = field(default_factory=lambda: {"min_rto": 0.05})
+    #: The dialect fsm_tcp's end speaks in the fault scenarios: PROTOCOL.md by default, so
+    #: a program is checked against the course's statement. The no-fault run always uses
+    #: "auto", which adapts and reports how the program bends the protocol.
+    peer_dialect: str = "canonical"
 
 
 @dataclass
@@ -314,7 +318,7 @@ class Runner:
                 return self._facts(scenario, child, None, bound, "never bound its port"), []
             proxy.target = ("127.0.0.1", port)
             address = self._loop.start(proxy)
-            client = SocketTCP(name="fsm_tcp", **self.options.peer)
+            client = SocketTCP(name="fsm_tcp", **self._peer(scenario))
 
             def talk() -> None:
                 client.connect(address)
@@ -332,6 +336,11 @@ class Runner:
             child.kill()
             with contextlib.suppress(Exception):
                 self._loop.stop(proxy)
+
+    def _peer(self, scenario: Scenario) -> dict[str, Any]:
+        """fsm_tcp's end: auto in the no-fault run (it detects the dialect), else strict."""
+        dialect = "auto" if scenario.baseline else self.options.peer_dialect
+        return {"dialect": dialect, **self.options.peer}
 
     def _wait_bound(self, child: _Child, port: int) -> bool:
         until = time.monotonic() + STARTUP * self.options.timeout_scale
@@ -369,7 +378,7 @@ class Runner:
         work: Path,
         bound: float,
     ) -> tuple[Facts, list[str]]:
-        server = SocketTCP(name="fsm_tcp", **self.options.peer)
+        server = SocketTCP(name="fsm_tcp", **self._peer(scenario))
         server.bind(("127.0.0.1", 0))
         proxy.target = server.getsockname()
         address = self._loop.start(proxy)
