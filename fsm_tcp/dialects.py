@@ -362,3 +362,16 @@ def table() -> list[dict[str, Any]]:
         {"name": p.name, "summary": p.summary, **p.values(), "notes": p.notes}
         for p in (*PROFILES.values(), SYNTHETIC)
     ]
+
+
+def deviations(dialect: Dialect) -> str:
+    """The variables ``dialect`` bends, as ``name=value`` pairs (empty: canonical)."""
+    return ", ".join(
+        f"{v}={_show(getattr(dialect, v))}"
+        for v in VARIABLES
+        if getattr(dialect, v) != getattr(CANONICAL, v)
+    )
+
+
+def _show(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)

@@ -8,6 +8,7 @@ asserted for every schedule; liveness where the dialect itself recovers (PROFILE
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -25,7 +26,11 @@ ROLES = ("auto-client", "auto-server")
 #: The recorded message sizes: 1-, 2- and 3-digit lengths, and an empty message.
 SIZES = (5, 50, 150, 0)
 #: The long hypothesis profile runs the matrix at full size; CI takes a bounded slice.
-EXAMPLES = None if os.environ.get("FSM_TCP_HYPOTHESIS") == "long" else 150
+EXAMPLES = (
+    None
+    if os.environ.get("FSM_TCP_HYPOTHESIS") == "long"
+    else int(os.environ.get("FSM_TCP_DIALECT_EXAMPLES", "150"))
+)
 
 
 def configs(name: str, role: str) -> tuple[Config, Config]:
@@ -180,3 +185,10 @@ def test_liveness_against_every_dialect_with_fewer_drops_than_its_bound(
     out = lifecycle(name, role, sent, schedule, sizes)
     _check_safety(out, sent)
     assert out.received == sent
+
+
+def test_the_readme_table_is_the_data() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for profile in (*D.PROFILES.values(), D.SYNTHETIC):
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{profile.name}` |"))
+        assert row.endswith(f"| {D.deviations(profile) or '—'} |"), row
