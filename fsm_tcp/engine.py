@@ -22,6 +22,7 @@ from typing import Any
 
 from . import dialects as D
 from . import machines as M
+from .congestion import ALGORITHMS, Algorithm
 from .errors import (
     ConnectionClosed,
     ConnectionTimeout,
@@ -31,22 +32,19 @@ from .errors import (
     MessageTooLarge,
     ProtocolViolation,
 )
+from .receiver import Receiver
 from .rto import RtoEstimator
 from .segment import MAX_DATAGRAM, Segment, parse
+from .sender import MODES, STOP_AND_WAIT, Sender
 
 Address = tuple[Any, ...]
 Tracer = Callable[[dict[str, Any]], None]
 #: ``Connection.express``: (prefix, length, answer, peer) - see there.
 Express = tuple[bytes, int, bytes, Address]
 
+# The sender's and the receiver's machines live with their models (sender.py, receiver.py).
 _LIFE = M.build(M.LIFECYCLE)
-_TX = M.build(M.SENDER)
-_RX = M.build(M.RECEIVER)
 _FIRES_FROM = {t.name: t.fires_from() for t in M.TABLES}
-_MACHINES = {"lifecycle": _LIFE, "sender": _TX, "receiver": _RX}
-_MACHINE_NAME = {id(m): name for name, m in _MACHINES.items()}
-_CLOSING_STATES = frozenset({M.FIN_WAIT_1, M.FIN_WAIT_2, M.CLOSING, M.LAST_ACK, M.TIME_WAIT})
-_MAX_LENGTH_DIGITS = 20
 
 
 @dataclass(frozen=True)
@@ -79,6 +77,14 @@ class Config:
     #: How to speak to the peer (fsm_tcp.dialects): "auto" sends PROTOCOL.md and adapts to
     #: what the peer shows; a profile name or a Dialect value speaks that dialect.
     dialect: str | D.Dialect = D.AUTO
+    #: PROTOCOL.md 6: the most segments a windowed sender has unacknowledged (also bounded
+    #: by cwnd and by receive_buffer / mss); stop-and-wait is a window of one whatever this.
+    window: int = 64
+    #: Congestion control of the windowed modes: "tahoe" (the course's) or "reno".
+    cc: Algorithm = "tahoe"
+    #: The receiver keeps out-of-order segments (within receive_buffer) and reports them as
+    #: SACK blocks; False: it drops them and re-ACKs, as a plain stop-and-wait receiver.
+    sack: bool = True
 
     def __post_init__(self) -> None:
         if self.mss < 1 or self.mss > MAX_DATAGRAM - 64:
@@ -87,6 +93,10 @@ class Config:
             raise InvalidArgument("max_retries must be >= 0 and close_tries >= 1")
         if self.max_message_size < 0 or self.receive_buffer < 1:
             raise InvalidArgument("max_message_size must be >= 0 and receive_buffer >= 1")
+        if self.window < 1:
+            raise InvalidArgument(f"window must be >= 1 segment, got {self.window}")
+        if self.cc not in ALGORITHMS:
+            raise InvalidArgument(f"unknown cc {self.cc!r}; choose tahoe or reno")
         RtoEstimator(self.initial_rto, self.min_rto, self.max_rto)  # validates the timers
         D.resolve(self.dialect)  # validates the name
 
@@ -158,10 +168,9 @@ class Connection:
         self.name = name
         self.tracer = tracer
         self._rng = rng or random.Random()
-        # Machine states; only the shared machines in this module write them.
+        # The lifecycle's state; only the shared machine above writes it. The sender and the
+        # receiver hold their own (``tx``, ``rx`` below read them).
         self.life = M.LIFECYCLE.initial
-        self.tx = M.SENDER.initial
-        self.rx = M.RECEIVER.initial
         self._opened = False
         self._peer_addr: Address = ()  # () until known; hot paths read it unchecked
         self.error: FsmTcpError | None = None
@@ -192,26 +201,6 @@ class Connection:
         self._close_requested = False
         self._awaiting_fin = False
         self._wait_span = 0.0
-        # sender
-        self._tx_queue: deque[bytes] = deque()
-        self._tx_msg = b""
-        self._tx_off = 0
-        self._tx_end = 0
-        self._tx_pkt = b""
-        self._tx_ack_wire = b""  # the ACK the chunk in flight expects, as bytes
-        # receiver
-        self._rx_buf = bytearray()
-        self._rx_pos = 0
-        self._rx_bounds: deque[int] = deque()  # unread length of each announced message
-        self._rx_remaining = 0  # bytes of the current message still to arrive
-        self._rx_announced = 0
-        self._rx_wanted = 0
-        self._rx_head = b"\xff"  # wire prefix of the next chunk expected (never a real one)
-        self._rx_head_seq = -1
-        self._rx_first = True  # the next chunk is the first of its message
-        self._rx_len_seg = (-1, b"")  # the current message's length segment (SEQ, DATA)
-        self._rx_len_repeats = 0
-        self._rx_len_acks: set[int] = set()  # the ACKs we sent for the current length
         # dialect: fixed profile, or auto's adaptation (never in secure mode: strict there)
         fixed = D.resolve(cfg.dialect)
         if fixed is None and cfg.secure:
@@ -224,9 +213,9 @@ class Connection:
         self._deferred: list[tuple[bytes, Address]] = []
         self._helped = False  # client: the handshake ACK was also sent to the listener
         self._heard = False  # client: the peer sent more than handshake segments
-        self._tx_first = True
-        self._tx_refusals = 0
-        self._tx_start = 0  # SEQ our segment in flight starts at (before its gap)
+        self._more = False  # the driver has more datagrams queued behind this one
+        self.snd = Sender(self)
+        self.rcv = Receiver(self)
         self._set_wire()
 
     # ================================================================ driving API
@@ -245,8 +234,15 @@ class Connection:
         self._opened = True
         self._fire("lifecycle", "open_passive")
 
-    def send(self, message: bytes, now: float) -> None:
-        """Queue one message (any bytes, 0 B included); it goes out after those before it."""
+    def send(self, message: bytes, now: float, mode: str = STOP_AND_WAIT) -> None:
+        """Queue one message (any bytes, 0 B included); it goes out after those before it.
+
+        ``mode``: "stop_and_wait", "go_back_n" or "selective_repeat" (PROTOCOL.md 6), for
+        this message. A windowed mode numbers segments as PROTOCOL.md does; while the peer's
+        dialect numbers them otherwise, it sends with a window of one.
+        """
+        if mode not in MODES:
+            raise InvalidArgument(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         if not isinstance(message, bytes | bytearray | memoryview):
             raise InvalidArgument(f"send() takes bytes, not {type(message).__name__}")
         if self._close_requested or self.life not in (M.ESTABLISHED, M.SYN_SENT, M.SYN_RCVD):
@@ -257,7 +253,7 @@ class Connection:
                 f"{self.config.max_message_size}"
             )
         self._now = now
-        self._tx_queue.append(bytes(message))
+        self.snd.enqueue(bytes(message), mode)
         self._start_next_message()
 
     def receive(self, buff_size: int) -> bytes | None:
@@ -267,60 +263,28 @@ class Connection:
         are held; never bytes of the next message. ``b""`` at end of stream (the peer closed)
         and for a zero-length message.
         """
-        if not isinstance(buff_size, int) or buff_size < 1:
-            raise InvalidArgument(f"buff_size must be a positive integer, got {buff_size!r}")
-        if len(self._rx_buf) - self._rx_pos >= self.config.receive_buffer:
-            self.express = None  # the buffer is full unless someone waits: that may change
-        bounds = self._rx_bounds
-        if not self.receivable(buff_size):
-            self._wait_for(min(buff_size, bounds[0]) if bounds else buff_size)
-            return None
-        if not bounds:  # no message started: an error, or the end of the stream
-            if self.error is not None:
-                raise self.error
-            return b""
-        want = min(buff_size, bounds[0])
-        pos = self._rx_pos
-        if len(self._rx_buf) - pos < want:  # the stream ended in the middle of a message
-            raise self.error or ProtocolViolation("the peer closed in the middle of a message")
-        out = bytes(self._rx_buf[pos : pos + want])
-        pos += want
-        if pos > 65536 and pos * 2 > len(self._rx_buf):  # compact: amortised O(1) per byte
-            del self._rx_buf[:pos]
-            pos = 0
-        self._rx_pos = pos
-        self._rx_wanted = 0  # a wait deadline may stay armed: handle_timer checks who waits
-        if want == bounds[0]:
-            bounds.popleft()
-        else:
-            bounds[0] -= want
-        return out
+        return self.rcv.receive(buff_size)
 
     def receivable(self, buff_size: int) -> bool:
         """True when ``receive(buff_size)`` would return data or raise (it decides by this):
         a driver's cheap check while it waits (a first ``receive`` call has told the engine
         that it waits)."""
-        bounds = self._rx_bounds
-        ended = self.life == M.CLOSED or self._peer_fin
-        if not bounds:
-            return ended or self.error is not None
-        return ended or len(self._rx_buf) - self._rx_pos >= min(buff_size, bounds[0])
+        return self.rcv.receivable(buff_size)
 
     @property
     def send_progress(self) -> tuple[int, int]:
         """(bytes acknowledged, length) of the message being sent; (0, 0) when idle."""
-        if self.tx == M.TX_DATA:
-            return self._tx_off - (self._tx_end - self.seq), len(self._tx_msg)
-        return 0, len(self._tx_msg)
+        return self.snd.progress()
 
     def next_message_length(self) -> int | None:
         """Length of the next unread message once its length segment is in, else None."""
-        return self._rx_bounds[0] if self._rx_bounds else None
+        bounds = self.rcv.bounds
+        return bounds[0] if bounds else None
 
     @property
     def at_eof(self) -> bool:
         """Nothing more will arrive: every message is read and the peer closed (or we did)."""
-        return not self._rx_bounds and (self._peer_fin or self.life == M.CLOSED)
+        return not self.rcv.bounds and (self._peer_fin or self.life == M.CLOSED)
 
     def close(self, now: float) -> None:
         """Active close (PROTOCOL.md 4, Host A), once every queued message is acknowledged."""
@@ -344,13 +308,17 @@ class Connection:
         now: float,
         answered: bool = False,
         via_listener: bool = False,
+        more: bool = False,
     ) -> None:
         """Feed one datagram that arrived from ``addr``.
 
         ``answered``: it matched ``express`` and the driver has sent the promised answer.
         ``via_listener``: it reached the listening socket (routed here by a Listener).
+        ``more``: another datagram is already queued behind this one; its in-order ACK may
+        then wait for the next one's (output is complete once ``datagrams_to_send`` runs).
         """
         self._now = now
+        self._more = more
         stats = self.stats
         if answered:
             self._take_express(data, addr)
@@ -376,9 +344,12 @@ class Connection:
         self._via_listener = via_listener
         if self.life == M.ESTABLISHED and not (seg.syn or seg.fin):
             if seg.ack:
-                self._on_ack(seg)
+                self._heard = True
+                self.snd.on_ack(seg)
             else:
                 self._on_data(seg)
+                if self.rcv.held:
+                    self.rcv.drain()
         else:
             self._on_control(seg)
             if self._deferred and self.life != M.SYN_RCVD:
@@ -413,12 +384,12 @@ class Connection:
         self._deadline = None
         self._retries += 1
         if self.life == M.ESTABLISHED:
-            if self.tx == M.TX_IDLE:
-                if self._awaiting_fin or self._rx_wanted:
+            if self.snd.tx == M.TX_IDLE:
+                if self._awaiting_fin or self.rcv.wanted:
                     self._fire("lifecycle", "timeout")
                 # else: the application stopped waiting on the peer; the deadline lapses
             elif self.can_retry():
-                self._resend_timed(self._tx_pkt)  # bookkeeping: the stage stays the same
+                self.snd.on_timeout()  # bookkeeping: the stage stays the same
                 # twice unanswered: it may be waiting for the ACK on its listener
                 if self._retries >= 2 and not self._helped and self._unanswered_since_handshake():
                     self._help_handshake()
@@ -431,12 +402,14 @@ class Connection:
         return self._deadline
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
+        if self.rcv.pending_ack is not None:
+            self.rcv.flush_ack()
         out, self._out = self._out, []
         return out
 
     @property
     def has_output(self) -> bool:
-        return bool(self._out)
+        return bool(self._out) or self.rcv.pending_ack is not None
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -460,18 +433,35 @@ class Connection:
         return self.life == M.ESTABLISHED
 
     @property
+    def tx(self) -> str:
+        """The sender machine's state (it lives in ``snd``)."""
+        return self.snd.tx
+
+    @property
+    def rx(self) -> str:
+        """The receiver machine's state (it lives in ``rcv``)."""
+        return self.rcv.rx
+
+    @property
     def sending(self) -> bool:
         """True while a message is queued or not yet fully acknowledged."""
-        return self.tx != M.TX_IDLE or bool(self._tx_queue)
+        return self.snd.busy
 
     @property
     def unread(self) -> int:
-        return len(self._rx_buf) - self._rx_pos
+        return self.rcv.unread
 
     # ================================================================ plumbing
     def _fire(self, machine: str, trigger: str) -> bool:
-        """Fire a declared trigger on one of the shared machines; the only way state changes."""
-        return bool(_MACHINES[machine].events[trigger].trigger(self))
+        """Fire a declared trigger on one of the shared machines; the only way state changes.
+        The sender's and the receiver's run on their own models."""
+        if machine == "lifecycle":
+            return bool(_LIFE.events[trigger].trigger(self))
+        if machine == "sender":
+            self.snd._fire(trigger)
+        else:
+            self.rcv._fire(trigger)
+        return True
 
     def _fire_if_declared(self, trigger: str) -> None:
         if (self.life, trigger) in _FIRES_FROM["lifecycle"]:
@@ -510,14 +500,25 @@ class Connection:
             self.life == M.LISTEN and peer is None
         )
 
-    def _emit(self, pkt: bytes) -> None:
+    def _emit(self, pkt: bytes, retransmission: bool = False) -> None:
         if self._answered_by_driver:  # the express answer: the driver has sent it already
             self._answered_by_driver = False
         else:
             self._out.append((pkt, self._peer_addr))  # set before anything is sent
         self.stats.segments_sent += 1
         if self.tracer is not None:
-            self._trace_segment("send", parse(pkt))
+            if retransmission:  # fsm_tcp.plot marks these
+                seg = parse(pkt)
+                self._trace(
+                    "send",
+                    flags=seg.flags(),
+                    seq=seg.seq,
+                    data=seg.data[:24].hex(),
+                    length=len(seg.data),
+                    retransmission=True,
+                )
+            else:
+                self._trace_segment("send", parse(pkt))
 
     def _emit_to(self, pkt: bytes, addr: Address) -> None:
         """A segment for another address than the peer's (the listener's)."""
@@ -553,8 +554,15 @@ class Connection:
         self._retries = 0
         self._deadline = None
 
-    def _ack(self, seq: int) -> None:
-        self._emit(self._f_ack % seq)
+    def _segment_acked(self, sent_at: float) -> None:
+        """A data segment sent at ``sent_at`` (-1.0: resent, Karn's rule) was acknowledged."""
+        if sent_at >= 0.0:
+            self.rto.sample(self._now - sent_at)  # a sample also ends the back-off
+            self.stats.rtt_samples += 1
+        else:
+            self.rto.reset_backoff()
+        self._retries = 0
+        self._deadline = None
 
     # ================================================================ dialect
     def _set_wire(self) -> None:
@@ -566,7 +574,7 @@ class Connection:
         self._f_data = b"0|||0|||0|||" + num + b"|||"
         self._fast_ok = d.data_seq == "start" and d.max_datagram is None
         if not self._fast_ok:
-            self._tx_ack_wire = self._rx_head = b"\xff"
+            self.snd.ack_wire = self.rcv.head = b"\xff"
             self.express = None
 
     def _ctl(self, flags: bytes, seq: int) -> bytes:
@@ -613,32 +621,10 @@ class Connection:
         skip parsing; they do exactly what the general path would. Anything else - a
         leading zero, a duplicate, the last chunk - returns False and takes that path.
         """
-        if data == self._tx_ack_wire:
-            if self.tx != M.TX_DATA or self._tx_off >= len(self._tx_msg):
-                return False
-            self.stats.segments_received += 1
-            self._answered()
-            self.seq = self._tx_end
-            self._send_chunk()
-            self._promise_next_chunk()
-            return True
-        head = self._rx_head
-        if not data.startswith(head) or self._rx_head_seq != self.seq:
-            return False
-        n = len(data) - len(head)
-        unread = len(self._rx_buf) - self._rx_pos
-        if (
-            self.rx != M.RX_DATA
-            or self.tx != M.TX_IDLE
-            or not 0 < n < self._rx_remaining  # the last chunk fires a trigger: general path
-            or (unread >= self.config.receive_buffer and unread >= self._rx_wanted)  # full
-        ):
-            return False
-        self.stats.segments_received += 1
-        self._rx_buf += data[len(head) :]  # a 16-byte slice costs less than a memoryview
-        self._accept_chunk(self.seq, n)
-        self._promise_next_ack(unread + n)
-        return True
+        snd = self.snd
+        if data == snd.ack_wire:
+            return snd.fast_ack()
+        return self.rcv.fast_chunk(data)
 
     def _take_express(self, data: bytes, addr: Address) -> None:
         """The datagram matched ``express`` and its answer is out: do what the fast path does,
@@ -652,121 +638,6 @@ class Connection:
             self._answered_by_driver = False
             raise ProtocolViolation(f"express answer {answer!r} was not this engine's")
 
-    def _promise_next_chunk(self) -> None:
-        """Sender: the ACK of the chunk just sent will be answered by the next chunk."""
-        off, msg = self._tx_off, self._tx_msg
-        if off < len(msg) and self.tracer is None and self._fast_ok:
-            wire = self._tx_ack_wire
-            chunk = self._f_data % self._tx_end + msg[off : off + self._mss]
-            self.express = (wire, len(wire), chunk, self._peer_addr)
-        else:
-            self.express = None  # the last chunk's ACK fires a trigger
-
-    def _promise_next_ack(self, unread: int) -> None:
-        """Receiver: the next full chunk, unless it is the last or the buffer is full, will be
-        answered by its ACK (the conditions of the fast path, for a chunk of ``mss`` bytes)."""
-        mss = self._mss
-        if (
-            self._rx_remaining > mss
-            and (unread < self.config.receive_buffer or unread < self._rx_wanted)
-            and self.tracer is None
-        ):
-            head = self._rx_head
-            ack = self._f_ack % (self.seq + mss)
-            self.express = (head, len(head) + mss, ack, self._peer_addr)
-        else:
-            self.express = None
-
-    def _accept_chunk(self, start: int, n: int) -> None:
-        """Bookkeeping of an in-order chunk whose bytes are already in the buffer."""
-        self.seq = self._rcv_nxt = seq = start + n
-        self._rx_remaining -= n
-        self._rx_first = False
-        self._ack(seq)
-        self._rx_head = self._f_data % seq if self._fast_ok else b"\xff"
-        self._rx_head_seq = seq
-        if self._deadline is not None:
-            self._peer_alive()
-
-    def _on_ack(self, seg: Segment) -> None:
-        """A pure ACK in ESTABLISHED: the hot path of a sender."""
-        self._heard = True
-        if self.tx == M.TX_IDLE:
-            self.stats.duplicates_received += 1  # stale: nothing to do
-        elif seg.seq == self._tx_end:
-            self._chunk_acked()
-        elif not (self._tolerant and self.tx == M.TX_LENGTH and self._adapt_length_ack(seg)):
-            self.stats.duplicates_received += 1  # stale or early ACK: nothing to do
-
-    def _adapt_length_ack(self, seg: Segment) -> bool:
-        """auto: the ACK of our length segment in another arithmetic (s+1, s+2 ...), or the
-        peer re-ACKing where it stands because it expects the length elsewhere."""
-        adapt = self._adapt
-        assert adapt is not None
-        s, digits = self._tx_start, len(self._tx_pkt) - self._tx_pkt.rindex(b"|") - 1
-        # one segment in flight, and every stale ACK is at or below s: any ACK a little above
-        # s is the peer taking our length in its arithmetic
-        if s < seg.seq <= s + digits + 3:
-            self._observe("length_ack", None if seg.seq == s + digits else seg.seq - s)
-            self._tx_end = seg.seq
-            self._chunk_acked()
-            return True
-        if seg.seq != self.seq:
-            return False
-        self._tx_refusals += 1  # the peer re-ACKs where it stands: it refused our length
-        if self._tx_refusals >= 2 and adapt.probe("length_seq_gap"):
-            self._tx_refusals = 0
-            self._adapted()
-            self._build_length_segment()
-            self._send_timed(self._tx_pkt)
-            return True
-        return False
-
-    def _chunk_acked(self) -> None:
-        self._answered()
-        self.seq = self._tx_end
-        if self.tx == M.TX_LENGTH:
-            if self._adapt is not None:
-                self._length_taken()
-            self._fire("sender", "tx_length_acked")
-        elif self._tx_off >= len(self._tx_msg):
-            self._fire("sender", "tx_last_chunk_acked")
-        else:
-            self._send_chunk()
-
-    def _length_taken(self) -> None:
-        """auto: the peer took our length segment: its numbering is confirmed, and a
-        handshake ACK sent to the listener is what made the peer answer."""
-        adapt = self._adapt
-        assert adapt is not None
-        adapt.accepted("length_seq_gap", self._tx_pkt)
-        if adapt.current != self._d:
-            self._adapted()
-        adapt.confirm("length_ack")
-        # a hint only: the ACK to the connection socket may just have been lost
-        why = "an answer after the handshake ACK was also sent to the listener"
-        if (
-            self._helped
-            and "handshake_ack_to" not in adapt.confirmed
-            and adapt.hint("handshake_ack_to", "listener", why)
-        ):
-            self._adapted()
-
-    def _send_chunk(self) -> None:
-        off, d = self._tx_off, self._d
-        start = self.seq + d.data_seq_gap if self._tx_first else self.seq
-        self._tx_first = False
-        chunk = self._tx_msg[off : off + self._chunk_size(start)]
-        n = len(chunk)
-        end = start + n
-        self._tx_off = off + n
-        self._tx_start = start
-        self._tx_end = end
-        self._tx_pkt = self._f_data % (start if d.data_seq == "start" else end) + chunk
-        self._tx_ack_wire = self._f_ack % end  # what _fast_path will match
-        self.stats.payload_bytes_sent += n
-        self._send_timed(self._tx_pkt)
-
     def _chunk_size(self, start: int) -> int:
         """MSS, or less where the peer reads short datagrams (header + SEQ + DATA)."""
         limit = self._d.max_datagram
@@ -775,151 +646,44 @@ class Connection:
         digits = max(self._d.seq_width, len(b"%d" % (start + self._mss)))
         return max(1, min(self._mss, limit - 15 - digits - len(self._d.control_filler)))
 
-    def _build_length_segment(self) -> None:
-        d = self._d
-        digits = b"%d" % len(self._tx_msg)
-        self._tx_start = s = self.seq + d.length_seq_gap
-        self._tx_end = d.length_ack_for(s, len(digits))
-        self._tx_pkt = self._f_data % s + digits
-
     def _on_data(self, seg: Segment) -> None:
         """A data or length segment in ESTABLISHED: the hot path of a receiver."""
         self._heard = True
-        if self.tx != M.TX_IDLE:
-            if not self._implies_ack(seg.seq, self._d.length_seq_gap):
-                self._stale_or_ahead(seg)
-                return
-            self._chunk_acked()  # the peer moved on, so it has our last segment
-        if self.rx == M.RX_LENGTH:
-            if self._is_next_length(seg):
-                self._on_length(seg)
-            else:
-                self._stale_or_ahead(seg)
+        snd = self.snd
+        if snd.tx != M.TX_IDLE and not snd.implies_ack(seg.seq, self._d.length_seq_gap):
+            self.rcv.stale_or_ahead(seg)  # the peer moved on only if it has our last segment
             return
-        start = self._chunk_start(seg)
-        if start is None:
-            self._stale_or_ahead(seg)
-        else:
-            self._on_chunk(seg, start)
+        self.rcv.on_data(seg)
 
-    def _is_next_length(self, seg: Segment) -> bool:
-        gap = seg.seq - self.seq
-        if gap == self._d.length_seq_gap:
-            if self._tolerant:
-                self._observe("length_seq_gap", gap)
-            return True
-        adapt = self._adapt
-        if adapt is None or "length_seq_gap" in adapt.confirmed:
+    def _take_held(self, seg: Segment) -> None:
+        """A segment the receiver held out of order, now next in order: handled as if it
+        had just arrived (its meaning, length or chunk, is decided here)."""
+        self._seg = seg
+        self._raw = seg.encode()
+        self._on_data(seg)
+
+    def canonical_numbering(self, receiving: bool = False) -> bool:
+        """The working dialect numbers lengths, data and ACKs as PROTOCOL.md does, so that
+        a segment's SEQ says where it lies before its predecessors are acknowledged: the
+        condition of windowed sending and of holding segments out of order. auto must
+        have seen it: as sender the peer's length ACK, as receiver its first chunk."""
+        d = self._d
+        if not (
+            d.length_seq_gap == 0
+            and d.length_ack is None
+            and d.data_seq == "start"
+            and d.data_seq_gap == 0
+            and d.max_datagram is None
+            and not d.control_filler
+        ):
             return False
-        if 0 <= gap <= 1 and seg.data.isdigit():
-            self._observe("length_seq_gap", gap)
-            return True
-        return False
-
-    def _chunk_start(self, seg: Segment) -> int | None:
-        """Where the chunk ``seg`` starts, if it is the next one expected (else None)."""
-        d, n = self._d, len(seg.data)
-        start = self.seq + d.data_seq_gap if self._rx_first else self.seq
-        if seg.seq == (start if d.data_seq == "start" else start + n):
-            if self._rx_first and self._tolerant:
-                self._first_chunk_numbering(d.data_seq, d.data_seq_gap, self.seq)
-            return start
         adapt = self._adapt
-        if adapt is None or not self._rx_first:
-            return None
-        # auto, first chunk of a message: the sender continues from whichever of our length
-        # ACKs it took, numbered as some profile consistent with what was seen numbers it
-        numberings = {(d.data_seq, d.data_seq_gap)}
-        if "data_seq" not in adapt.confirmed:
-            numberings |= adapt.candidates("data_seq", "data_seq_gap")
-        # ... or from its own count, whatever we ACKed (one recorded sender does so)
-        s, digits = self._rx_len_seg[0], len(self._rx_len_seg[1])
-        for base in sorted(self._rx_len_acks | {s + digits}):
-            for numbering, gap in sorted(numberings):
-                start = base + gap
-                if seg.seq == (start if numbering == "start" else start + n):
-                    self._first_chunk_numbering(numbering, gap, base)
-                    return start
-        return None
-
-    def _first_chunk_numbering(self, numbering: str, gap: int, base: int) -> None:
-        """auto: the first chunk shows how the sender numbers data and which of our length
-        ACKs it took."""
-        s, digits = self._rx_len_seg[0], len(self._rx_len_seg[1])
-        self._observe("data_seq", numbering)
-        self._observe("data_seq_gap", gap)
-        adapt = self._adapt
-        assert adapt is not None
-        if base == s + digits and "length_ack" in adapt.trying:
-            self._observe("length_ack", None)  # PROTOCOL.md's arithmetic: the probe proves nothing
-        elif base == self._d.length_ack_for(s, digits):
-            adapt.accepted("length_ack", self._raw)  # what we use fits (seen, inferred, probed)
-        else:
-            self._observe("length_ack", None if base == s + digits else base - s)
-        self.seq = self._rcv_nxt = base
-
-    def _implies_ack(self, seq: int, gap: int) -> bool:
-        """Peer data (or FIN) where its next element after our last segment starts proves
-        that segment arrived (desync a/b mirror)."""
-        return seq == self._tx_end + gap and self._tx_off >= len(self._tx_msg)
-
-    def _stale_or_ahead(self, seg: Segment) -> None:
-        if self.config.secure and not self._in_window(seg):
-            self.stats.out_of_window += 1  # secure: dropped without a word (no ACK to reflect)
-            return
-        # a chunk numbered by its end repeats with the number we last ACKed
-        top = self._rcv_nxt + (self._d.data_seq == "end" and self.rx == M.RX_DATA)
-        if seg.seq < top or (seg.seq < self.seq and self.tx == M.TX_IDLE):
-            self.stats.duplicates_received += 1
-            self._maybe_rotate_length_ack(seg)
-            if self.rx == M.RX_DATA:
-                self.reack_stale()  # same stage on both sides: bookkeeping, no trigger
-            else:
-                self._fire("receiver", "rx_duplicate")  # desync (b): declared
-        else:
-            self.stats.out_of_window += 1  # PROTOCOL.md 3: dropped, and re-ACKed
-            self._ack(self._rcv_nxt)
-
-    def _maybe_rotate_length_ack(self, seg: Segment) -> None:
-        """auto: the sender keeps repeating the length segment we ACKed, so it does not take
-        our ACK's arithmetic: every second repeat, try the next one (dialects.PROBES)."""
-        if not (self._rx_first and (seg.seq, seg.data) == self._rx_len_seg and self._tolerant):
-            return
-        self._rx_len_repeats += 1
-        adapt = self._adapt
-        if self._rx_len_repeats % 2 or adapt is None or not adapt.probe("length_ack"):
-            return
-        self._adapted()
-        self.seq = self._rcv_nxt = self._d.length_ack_for(seg.seq, len(seg.data))
-        self._rx_len_acks.add(self.seq)
-        self._rx_head = b"\xff"
+        return adapt is None or ("data_seq" if receiving else "length_ack") in adapt.confirmed
 
     def _in_window(self, seg: Segment) -> bool:
         """Secure mode: only a repeat of recent data is answered; anything ahead of what we
         expect, or further back than one receive buffer, is a blind guess and dropped."""
         return self._rcv_nxt - self.config.receive_buffer <= seg.seq < self._rcv_nxt
-
-    def _on_length(self, seg: Segment) -> None:
-        data = seg.data
-        if not data.isdigit() or len(data) > _MAX_LENGTH_DIGITS:
-            self.stats.malformed += 1  # not a length: drop it unacknowledged
-            return
-        self._rx_announced = int(data)
-        self._fire("receiver", "rx_length")
-
-    def _on_chunk(self, seg: Segment, start: int) -> None:
-        n = len(seg.data)
-        if n == 0 or n > self._rx_remaining:
-            self.stats.malformed += 1
-            return
-        if self.unread >= max(self.config.receive_buffer, self._rx_wanted):
-            self.stats.window_full += 1  # flow control: re-ACK, the sender will retry
-            self._ack(self._rcv_nxt)
-            return
-        self._rx_buf += seg.data
-        self._accept_chunk(start, n)
-        if self._rx_remaining == 0:
-            self._fire("receiver", "rx_last_chunk")
 
     def _on_control(self, seg: Segment) -> None:
         """Segments that can change the lifecycle: dispatched through the table."""
@@ -939,31 +703,26 @@ class Connection:
 
     def _ready_for_fin(self, seg: Segment) -> bool:
         """Settle the data machines before a FIN in ESTABLISHED is taken."""
-        if self.tx != M.TX_IDLE:
-            if self._implies_ack(seg.seq, self._d.fin_seq_gap):
-                self._chunk_acked()
+        if self.snd.tx != M.TX_IDLE:
+            if self.snd.implies_ack(seg.seq, self._d.fin_seq_gap):
+                pass  # the FIN proves our last segment arrived: acknowledged
             elif self.is_peer_fin():
                 self._fire("sender", "tx_cancel")  # the peer closes without our data
             else:
                 return False
         if not self.is_peer_fin():
             return False
-        if self.rx == M.RX_DATA:
+        if self.rcv.rx == M.RX_DATA:
             self._fire("receiver", "rx_truncate")
         return True
 
     def _start_next_message(self) -> None:
-        if self.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self._tx_queue:
-            self._tx_msg = self._tx_queue.popleft()
-            self._fire("sender", "tx_start")
+        self.snd.start_next()
 
     def _maybe_start_close(self) -> None:
-        if (
-            self._close_requested
-            and self.life == M.ESTABLISHED
-            and self.tx == M.TX_IDLE
-            and not self._tx_queue
-        ):
+        """PROTOCOL.md 6: teardown starts only when every segment of every message is
+        acknowledged (the sender is idle only then)."""
+        if self._close_requested and self.life == M.ESTABLISHED and not self.snd.busy:
             self._fire("lifecycle", "close")
 
     def _settle_established(self) -> None:
@@ -984,17 +743,12 @@ class Connection:
         ack = self._ctl(b"0|||1|||0", self._isn + self._d.handshake_ack_offset)
         self._emit_to(ack, self._listener_addr)
 
-    def _wait_for(self, n: int) -> None:
-        """The application waits for ``n`` bytes: bound the wait like any other (liveness)."""
-        self._rx_wanted = n
-        self._arm_peer_wait()
-
     def _arm_peer_wait(self) -> None:
         if (
             self.life == M.ESTABLISHED
-            and self.tx == M.TX_IDLE
+            and self.snd.tx == M.TX_IDLE
             and self._deadline is None
-            and (self._awaiting_fin or self._rx_wanted)
+            and (self._awaiting_fin or self.rcv.wanted)
         ):
             self._wait_span = self._sender_patience()
             self._deadline = self._now + self._wait_span
@@ -1012,26 +766,38 @@ class Connection:
 
     def _peer_alive(self) -> None:
         """Something valid came from the peer: restart any bounded wait on it."""
-        if self._deadline is not None and self.tx == M.TX_IDLE:
+        if self._deadline is not None and self.snd.tx == M.TX_IDLE:
             self._deadline = self._now + self._wait_span
 
     def _finish(self, reason: str, error: FsmTcpError | None = None) -> None:
         self._deadline = None
         if error is not None and self.error is None:
             self.error = error
-        self._tx_queue.clear()
+        self.snd.queue.clear()
+        self.snd.clear()
         self._events.append(Closed(reason, error))
+
+    def _message_sent(self, length: int) -> None:
+        self._events.append(MessageSent(length))
+
+    def _message_received(self, length: int) -> None:
+        self._events.append(MessageReceived(length))
 
     # ================================================================ table callbacks
     def on_transition(self, ev: Any) -> None:
         """Every machine calls this before each transition it executes (``machines.build``)."""
+        self._on_transition("lifecycle", ev)
+
+    def _on_transition(self, machine: str, ev: Any) -> None:
+        """Before any transition of this connection's machines (the sender's and the
+        receiver's models pass theirs here): counted, traced, and express withdrawn."""
         self.stats.transitions += 1
         self.express = None
         if self.tracer is not None:
             tr = ev.transition
             self._trace(
                 "transition",
-                machine=_MACHINE_NAME[id(ev.machine)],
+                machine=machine,
                 trigger=ev.event.name,
                 src=tr.source,
                 dst=tr.dest or tr.source,
@@ -1093,15 +859,6 @@ class Connection:
     def may_reack(self, _ev: Any = None) -> bool:
         """Stale data is answered, except a blind guess in secure mode (see _in_window)."""
         return not self.config.secure or self._in_window(self._seg)
-
-    def is_empty_message(self, _ev: Any = None) -> bool:
-        return not self._tx_msg
-
-    def fits_message_limit(self, _ev: Any = None) -> bool:
-        return self._rx_announced <= self.config.max_message_size
-
-    def announces_empty_message(self, _ev: Any = None) -> bool:
-        return self._rx_announced == 0
 
     # Actions.
     def reset_retries(self, _ev: Any = None) -> None:
@@ -1200,7 +957,7 @@ class Connection:
         self._finish("closed")
 
     def note_peer_silent(self, _ev: Any = None) -> None:
-        if self._rx_wanted or self.rx == M.RX_DATA:
+        if self.rcv.wanted or self.rcv.rx == M.RX_DATA:
             self._finish(
                 "timeout",
                 ConnectionTimeout(f"no data from {self.peer} for {self._wait_span:.3f} s"),
@@ -1322,76 +1079,4 @@ class Connection:
         self._finish("closed")
 
     def reack_stale(self, _ev: Any = None) -> None:
-        self._ack(self._rcv_nxt)
-        if self.life == M.ESTABLISHED:
-            self._peer_alive()  # still repeating data (desync b): the peer is there
-
-    # Sender callbacks.
-    def send_length_segment(self, _ev: Any = None) -> None:
-        self._tx_off = 0
-        self._tx_first = True
-        self._build_length_segment()
-        self._send_timed(self._tx_pkt)
-
-    def send_first_chunk(self, _ev: Any = None) -> None:
-        self._send_chunk()
-
-    def message_sent(self, _ev: Any = None) -> None:
-        self._events.append(MessageSent(len(self._tx_msg)))
-        self._tx_msg = b""
-        self._start_next_message()
-        self._maybe_start_close()
-        self._arm_peer_wait()
-
-    def give_up(self, _ev: Any = None) -> None:
-        self.error = ConnectionTimeout(
-            f"no ACK for SEQ {self.seq} from {self.peer} after "
-            f"{self.config.max_retries} retransmissions"
-        )
-        self._fire("lifecycle", "abort")
-
-    def cancel_sends(self, _ev: Any = None) -> None:
-        self._deadline = None
-        dropped = len(self._tx_queue) + 1
-        self._tx_queue.clear()
-        self.error = ConnectionClosed(f"the peer closed; {dropped} message(s) not delivered")
-
-    # Receiver callbacks.
-    def refuse_message(self, _ev: Any = None) -> None:
-        self.error = MessageTooLarge(
-            f"peer announced a {self._rx_announced}-byte message; the limit is "
-            f"{self.config.max_message_size} (max_message_size)"
-        )
-        self._fire("lifecycle", "abort")
-
-    def _accept_length(self, _ev: Any = None) -> None:
-        seg = self._seg
-        self.seq = self._rcv_nxt = self._d.length_ack_for(seg.seq, len(seg.data))
-        self._rx_len_seg = (seg.seq, seg.data)
-        self._rx_len_acks = {self.seq}
-        self._rx_len_repeats = 0
-        self._rx_first = True
-        self._ack(self.seq)
-        self._rx_bounds.append(self._rx_announced)
-        self._peer_alive()
-
-    def deliver_empty_message(self, _ev: Any = None) -> None:
-        self._accept_length()
-        self._events.append(MessageReceived(0))
-
-    def start_message(self, _ev: Any = None) -> None:
-        self._accept_length()
-        self._rx_remaining = self._rx_announced
-        first_at_seq = self._fast_ok and not self._d.data_seq_gap
-        self._rx_head = self._f_data % self.seq if first_at_seq else b"\xff"  # for _fast_path
-        self._rx_head_seq = self.seq
-
-    def finish_message(self, _ev: Any = None) -> None:
-        self._events.append(MessageReceived(self._rx_announced))
-
-    def note_truncated(self, _ev: Any = None) -> None:
-        self.error = ProtocolViolation(
-            f"the peer closed with {self._rx_remaining} bytes of a "
-            f"{self._rx_announced}-byte message missing"
-        )
-        self._rx_remaining = 0
+        self.rcv.reack_stale()

@@ -10,13 +10,15 @@ import pytest
 from fsm_tcp import machines as M
 from fsm_tcp.congestion import Congestion
 from fsm_tcp.engine import Connection
+from fsm_tcp.receiver import Receiver
+from fsm_tcp.sender import Sender
 
 PACKAGE = Path(M.__file__).parent
 #: The class whose instances each table runs on: its callbacks and conditions live there.
 MODEL_CLASS: dict[str, type] = {
     "lifecycle": Connection,
-    "sender": Connection,
-    "receiver": Connection,
+    "sender": Sender,
+    "receiver": Receiver,
     "congestion": Congestion,
 }
 

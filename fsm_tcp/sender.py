@@ -1,0 +1,450 @@
+"""The sending half of a connection: messages out as segments, a window of them in flight.
+
+A :class:`Sender` owns the SENDER machine's state (``tx``), the queue of messages, the
+segments in flight and, for the windowed modes, a :class:`~fsm_tcp.congestion.Congestion`
+and (Selective Repeat) a :class:`~fsm_tcp.sack.SackScoreboard`. The connection that composes
+it keeps the shared SEQ counter, the timer, the RTO estimate and the working dialect; the
+sender reads them there (``self.c``) rather than holding copies that could disagree.
+
+Stop-and-wait is a window of one in the same code: ``_limit()`` returns 1, so ``fill()``
+sends one segment and the next only after its ACK. The segment after an ACK starts where
+that ACK says (the dialect's arithmetic, maybe learnt from this very ACK), so only
+stop-and-wait can follow a dialect; a windowed send numbers ahead as PROTOCOL.md 6 does and
+falls back to a window of one while the working dialect is not canonical-numbered
+(``Connection.canonical_numbering``).
+
+Per-segment work is plain bookkeeping; triggers fire per message and per fault only.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from . import machines as M
+from .congestion import Congestion
+from .errors import ConnectionClosed, ConnectionTimeout, InvalidArgument, MalformedSegment
+from .sack import SackScoreboard
+from .segment import Segment, parse_sack
+
+if TYPE_CHECKING:
+    from .engine import Connection
+
+STOP_AND_WAIT = "stop_and_wait"
+GO_BACK_N = "go_back_n"
+SELECTIVE_REPEAT = "selective_repeat"
+MODES = (STOP_AND_WAIT, GO_BACK_N, SELECTIVE_REPEAT)
+#: Matches no datagram: the fast path's expected ACK when none is expected.
+NEVER = b"\xff"
+
+_MACHINE = M.build(M.SENDER)
+
+#: A segment in flight: (start SEQ, the ACK that covers it, the datagram, when it was first
+#: sent; -1.0 once resent, so that its ACK gives no RTT sample: Karn's rule).
+Flight = tuple[int, int, bytes, float]
+
+
+class Sender:
+    """One connection's outgoing messages, one at a time, each in its own mode."""
+
+    __slots__ = (
+        "_last_cwnd",
+        "ack_wire",
+        "board",
+        "c",
+        "cong",
+        "data_base",
+        "first",
+        "flight",
+        "length_ack",
+        "length_pkt",
+        "mode",
+        "msg",
+        "off",
+        "queue",
+        "refusals",
+        "snd_nxt",
+        "tx",
+    )
+
+    def __init__(self, conn: Connection) -> None:
+        self.c = conn
+        # The machine's state; only the shared machine above writes it after this.
+        self.tx = M.SENDER.initial
+        self.queue: deque[tuple[bytes, str]] = deque()
+        self.msg = b""
+        self.mode = STOP_AND_WAIT
+        self.off = 0  # bytes of msg put into segments so far
+        self.first = True  # the next chunk is the message's first (a dialect may gap it)
+        self.flight: deque[Flight] = deque()
+        self.ack_wire = NEVER  # stop-and-wait: the ACK of the chunk in flight, as bytes
+        self.snd_nxt = 0  # where the next segment starts while others are in flight
+        self.length_ack = 0  # the ACK that covers this message's length segment
+        self.length_pkt = b""
+        self.data_base = 0  # SEQ of the message's first data byte (progress only)
+        self.refusals = 0
+        self.cong: Congestion | None = None  # made by the first windowed message
+        self.board: SackScoreboard | None = None  # Selective Repeat's view of the receiver
+        self._last_cwnd: tuple[Any, ...] = ()
+
+    # ================================================================ for the connection
+    def enqueue(self, message: bytes, mode: str) -> None:
+        if mode not in MODES:
+            raise InvalidArgument(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
+        self.queue.append((message, mode))
+
+    @property
+    def busy(self) -> bool:
+        return self.tx != M.TX_IDLE or bool(self.queue)
+
+    def start_next(self) -> None:
+        if self.c.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self.queue:
+            self.msg, self.mode = self.queue.popleft()
+            self._fire("tx_start")
+
+    def progress(self) -> tuple[int, int]:
+        """(bytes acknowledged, length) of the message being sent."""
+        if self.tx == M.TX_DATA:
+            return min(max(self.c.seq - self.data_base, 0), len(self.msg)), len(self.msg)
+        return 0, len(self.msg)
+
+    def on_ack(self, seg: Segment) -> None:
+        """A pure ACK in ESTABLISHED: cumulative, maybe with SACK blocks in its DATA."""
+        c = self.c
+        if self.tx == M.TX_IDLE:
+            c.stats.duplicates_received += 1  # stale: nothing to do
+            return
+        ack, flight = seg.seq, self.flight
+        # Anything from the oldest segment's ACK up to the newest's slides the window, also
+        # an ACK above the highest SEQ of a window that shrank since (PROTOCOL.md 6).
+        if flight and flight[0][1] <= ack <= flight[-1][1]:
+            self._acked_to(ack, seg)
+        elif self.mode != STOP_AND_WAIT and flight and ack == c.seq:
+            self._dup_ack(seg)
+        elif not (c._tolerant and self.tx == M.TX_LENGTH and self._adapt_length_ack(seg)):
+            c.stats.duplicates_received += 1  # stale or early ACK: nothing to do
+
+    def fast_ack(self) -> bool:
+        """Stop-and-wait's fast path: the ACK of the chunk in flight, not the last one."""
+        if self.tx != M.TX_DATA or self.off >= len(self.msg):
+            return False
+        c = self.c
+        c.stats.segments_received += 1
+        _start, end, _pkt, sent_at = self.flight.popleft()
+        c._segment_acked(sent_at)
+        c.seq = end
+        self._send_chunk()
+        self._promise_next_chunk()
+        return True
+
+    def implies_ack(self, seq: int, gap: int) -> bool:
+        """Peer data (or FIN) where its next element after our last segment starts proves
+        that segment arrived (desync a/b mirror); if so, take it as acknowledged."""
+        flight = self.flight
+        if flight and self.off >= len(self.msg) and seq == flight[-1][1] + gap:
+            self._acked_to(flight[-1][1], None)
+            return True
+        return False
+
+    def on_timeout(self) -> None:
+        """The timer of the oldest segment expired and a retry is allowed (no stage change:
+        bookkeeping; the trigger fires only when the retry bound is reached)."""
+        c, flight = self.c, self.flight
+        if not flight:
+            return
+        c.rto.back_off()
+        cong = self.cong
+        if self.mode != STOP_AND_WAIT and cong is not None:
+            cong.on_timeout(self._flight_bytes())
+            self._trace_cwnd()
+        if self.mode == GO_BACK_N:
+            for i in range(len(flight)):  # every unacknowledged segment, oldest first
+                self._resend(i)
+        else:
+            if self.board is not None:
+                self.board.forget_sacks()  # RFC 2018 8: the receiver may have reneged
+            self._resend(0)
+        c._arm()
+
+    def clear(self) -> None:
+        self.flight.clear()
+        self.ack_wire = NEVER
+
+    # ================================================================ windows
+    def _limit(self) -> int:
+        """W: how many segments may be unacknowledged (PROTOCOL.md 6)."""
+        cong = self.cong
+        if self.mode == STOP_AND_WAIT or cong is None or not self.c.canonical_numbering():
+            return 1
+        cfg = self.c.config
+        # the receiver holds at most receive_buffer bytes: more in flight would be dropped
+        room = max(1, cfg.receive_buffer // cfg.mss)
+        return max(1, min(cong.window_segments(), cfg.window, room))
+
+    def fill(self) -> None:
+        """Send new chunks while the window allows."""
+        limit, flight, size = self._limit(), self.flight, len(self.msg)
+        while len(flight) < limit and self.off < size:
+            self._send_chunk()
+
+    def _flight_bytes(self) -> int:
+        flight = self.flight
+        return flight[-1][1] - flight[0][0] if flight else 0
+
+    def _acked_to(self, ack: int, seg: Segment | None) -> None:
+        """A cumulative ACK of new data: slide over every segment it covers."""
+        c, flight = self.c, self.flight
+        sent_at, covered, acked = -1.0, c.seq, 0
+        while flight and flight[0][1] <= ack:
+            _start, covered, _pkt, sent_at = flight.popleft()
+            acked += 1
+        c._segment_acked(sent_at)  # the newest segment covered: Karn's rule on its send
+        new_bytes = covered - c.seq
+        c.seq = covered
+        if flight:
+            c._arm()  # RFC 6298 5.3: the timer restarts for the new oldest segment
+        if self.board is not None:
+            self.board.on_ack(covered, self._blocks(seg))
+        cong = self.cong
+        if self.mode != STOP_AND_WAIT and cong is not None and new_bytes > 0:
+            # per ACK, as the course counts; at most two segments' worth (RFC 3465's L)
+            for _ in range(min(acked, 2)):
+                cong.on_ack(min(new_bytes, c.config.mss))
+            self._trace_cwnd()
+            self._recover_next_hole()
+        self._advance()
+
+    def _advance(self) -> None:
+        """After an ACK of new data: the stage changes, or more goes out."""
+        if self.tx == M.TX_LENGTH:
+            if self.c._adapt is not None:
+                self._length_taken()
+            self._fire("tx_length_acked")
+        elif self.off >= len(self.msg) and not self.flight:
+            self._fire("tx_last_chunk_acked")
+        else:
+            self.fill()
+
+    def _dup_ack(self, seg: Segment) -> None:
+        """A windowed sender's duplicate ACK: congestion bookkeeping, maybe fast retransmit."""
+        self.c.stats.duplicates_received += 1
+        if self.board is not None:
+            self.board.on_ack(seg.seq, self._blocks(seg))
+        cong = self.cong
+        assert cong is not None
+        if cong.on_dup_ack(self._flight_bytes()):
+            self._trace_cwnd()
+            self._resend(self._first_hole())  # fast retransmit (PROTOCOL.md 6)
+        elif cong.cc == M.FAST_RECOVERY:
+            self._trace_cwnd()  # Reno inflates cwnd by each further duplicate
+            self.fill()
+
+    def _first_hole(self) -> int:
+        """Index in flight of the first segment neither acknowledged nor SACKed."""
+        board = self.board
+        if board is not None:
+            for i, (start, end, _pkt, _t) in enumerate(self.flight):
+                if not board.is_sacked(start, end):
+                    return i
+        return 0
+
+    def _recover_next_hole(self) -> None:
+        """Selective Repeat, an ACK that advanced into a hole below SACKed data: that
+        segment is lost as surely as after three duplicates; resend it once (as RFC 6675's
+        NextSeg would), instead of waiting a timeout per hole."""
+        board, flight = self.board, self.flight
+        if board is None or not flight or not board.sacked:
+            return
+        i = self._first_hole()
+        start = flight[i][0]
+        if flight[i][3] >= 0.0 and board.sacked[-1][1] > start:
+            self._resend(i)
+
+    def _resend(self, i: int) -> None:
+        c, flight = self.c, self.flight
+        start, ack_at, pkt, _sent = flight[i]
+        flight[i] = (start, ack_at, pkt, -1.0)
+        c.stats.retransmissions += 1
+        c._emit(pkt, True)
+
+    @staticmethod
+    def _blocks(seg: Segment | None) -> list[tuple[int, int]]:
+        if seg is None or not seg.data:
+            return []
+        try:
+            return parse_sack(seg.data)
+        except MalformedSegment:
+            return []  # a filler or garbage: the cumulative number alone is safe
+
+    def _trace_cwnd(self) -> None:
+        c, cong = self.c, self.cong
+        if c.tracer is None or cong is None:
+            return
+        fields = cong.trace_fields()
+        key = tuple(fields.values())
+        if key != self._last_cwnd:
+            self._last_cwnd = key
+            c._trace("cwnd", **fields)
+
+    # ================================================================ segments
+    def _transmit(self, start: int, ack_at: int, pkt: bytes) -> None:
+        c = self.c
+        if not self.flight:
+            c._arm()  # one timer, for the oldest segment in flight
+        self.flight.append((start, ack_at, pkt, c._now))
+        if self.board is not None:
+            self.board.sent(ack_at)
+        c._emit(pkt)
+
+    def _send_length(self) -> None:
+        c = self.c
+        d = c._d
+        digits = b"%d" % len(self.msg)
+        s = c.seq + d.length_seq_gap
+        self.length_ack = self.snd_nxt = d.length_ack_for(s, len(digits))
+        self.data_base = self.length_ack + d.data_seq_gap
+        self.length_pkt = pkt = c._f_data % s + digits
+        self._transmit(s, self.length_ack, pkt)
+
+    def _send_chunk(self) -> None:
+        c = self.c
+        off, d = self.off, c._d
+        base = self.snd_nxt if self.flight else c.seq
+        start = base + d.data_seq_gap if self.first else base
+        self.first = False
+        chunk = self.msg[off : off + c._chunk_size(start)]
+        n = len(chunk)
+        end = start + n
+        self.off = off + n
+        self.snd_nxt = end
+        if self.mode == STOP_AND_WAIT:
+            self.ack_wire = c._f_ack % end  # what the fast path will match
+        c.stats.payload_bytes_sent += n
+        self._transmit(start, end, c._f_data % (start if d.data_seq == "start" else end) + chunk)
+
+    def _promise_next_chunk(self) -> None:
+        """Stop-and-wait: the ACK of the chunk just sent will be answered by the next chunk."""
+        c = self.c
+        off, msg = self.off, self.msg
+        if off < len(msg) and c.tracer is None and c._fast_ok:
+            wire = self.ack_wire
+            chunk = c._f_data % self.snd_nxt + msg[off : off + c._mss]
+            c.express = (wire, len(wire), chunk, c._peer_addr)
+        else:
+            c.express = None  # the last chunk's ACK fires a trigger
+
+    # ================================================================ dialect (auto)
+    def _adapt_length_ack(self, seg: Segment) -> bool:
+        """auto: the ACK of our length segment in another arithmetic (s+1, s+2 ...), or the
+        peer re-ACKing where it stands because it expects the length elsewhere."""
+        c, flight = self.c, self.flight
+        adapt = c._adapt
+        assert adapt is not None
+        if len(flight) != 1:
+            return False
+        s, _ack_at, pkt, sent_at = flight[0]
+        digits = len(pkt) - pkt.rindex(b"|") - 1
+        # one segment in flight, and every stale ACK is at or below s: any ACK a little above
+        # s is the peer taking our length in its arithmetic
+        if s < seg.seq <= s + digits + 3:
+            c._observe("length_ack", None if seg.seq == s + digits else seg.seq - s)
+            flight[0] = (s, seg.seq, pkt, sent_at)
+            self.length_ack = seg.seq
+            self._acked_to(seg.seq, None)
+            return True
+        if seg.seq != c.seq:
+            return False
+        self.refusals += 1  # the peer re-ACKs where it stands: it refused our length
+        if self.refusals >= 2 and adapt.probe("length_seq_gap"):
+            self.refusals = 0
+            c._adapted()
+            flight.clear()
+            self._send_length()
+            return True
+        return False
+
+    def _length_taken(self) -> None:
+        """auto: the peer took our length segment: its numbering is confirmed, and a
+        handshake ACK sent to the listener is what made the peer answer."""
+        c = self.c
+        adapt = c._adapt
+        assert adapt is not None
+        adapt.accepted("length_seq_gap", self.length_pkt)
+        if adapt.current != c._d:
+            c._adapted()
+        adapt.confirm("length_ack")
+        # a hint only: the ACK to the connection socket may just have been lost
+        why = "an answer after the handshake ACK was also sent to the listener"
+        if (
+            c._helped
+            and "handshake_ack_to" not in adapt.confirmed
+            and adapt.hint("handshake_ack_to", "listener", why)
+        ):
+            c._adapted()
+
+    # ================================================================ table callbacks
+    def _fire(self, trigger: str) -> None:
+        _MACHINE.events[trigger].trigger(self)
+
+    def on_transition(self, ev: Any) -> None:
+        self.c._on_transition("sender", ev)
+
+    def reset_retries(self, _ev: Any = None) -> None:
+        self.c._retries = 0
+
+    def can_retry(self, _ev: Any = None) -> bool:
+        return self.c.can_retry()
+
+    def is_empty_message(self, _ev: Any = None) -> bool:
+        return not self.msg
+
+    def send_length_segment(self, _ev: Any = None) -> None:
+        c = self.c
+        self.off, self.first, self.refusals = 0, True, 0
+        self.clear()
+        if self.mode != STOP_AND_WAIT and self.cong is None:
+            self.cong = Congestion(c.config.mss, c.config.cc)
+            if c.tracer is not None:
+                self.cong.observer = self._on_congestion_change
+                self._trace_cwnd()
+        self.board = SackScoreboard(c.seq) if self.mode == SELECTIVE_REPEAT else None
+        self._send_length()
+        self.fill()  # windowed: the chunks go out behind the length at once
+
+    def send_first_chunk(self, _ev: Any = None) -> None:
+        """The length is acknowledged: send what the window allows, or finish at once when
+        one cumulative ACK covered the whole message."""
+        if self.off >= len(self.msg) and not self.flight:
+            self._fire("tx_last_chunk_acked")
+        else:
+            self.fill()
+
+    def message_sent(self, _ev: Any = None) -> None:
+        c = self.c
+        c._message_sent(len(self.msg))
+        self.msg = b""
+        self.clear()
+        self.start_next()
+        c._maybe_start_close()
+        c._arm_peer_wait()
+
+    def give_up(self, _ev: Any = None) -> None:
+        c = self.c
+        self.clear()
+        c.error = ConnectionTimeout(
+            f"no ACK for SEQ {c.seq} from {c.peer} after {c.config.max_retries} retransmissions"
+        )
+        c._fire("lifecycle", "abort")
+
+    def cancel_sends(self, _ev: Any = None) -> None:
+        c = self.c
+        c._deadline = None
+        self.clear()
+        dropped = len(self.queue) + 1
+        self.queue.clear()
+        c.error = ConnectionClosed(f"the peer closed; {dropped} message(s) not delivered")
+
+    def _on_congestion_change(self, trigger: str, src: str, dst: str) -> None:
+        c = self.c
+        c.stats.transitions += 1
+        c._trace("transition", machine="congestion", trigger=trigger, src=src, dst=dst)
