@@ -391,7 +391,7 @@ class Connection:
             elif self.can_retry():
                 self.snd.on_timeout()  # bookkeeping: the stage stays the same
                 # twice unanswered: it may be waiting for the ACK on its listener
-                if self._retries >= 2 and not self._helped and self._unanswered_since_handshake():
+                if self._retries >= 2 and self._unanswered_since_handshake():
                     self._help_handshake()
             else:
                 self._fire("sender", "tx_timeout")
@@ -909,7 +909,7 @@ class Connection:
     def send_handshake_ack(self, _ev: Any = None) -> None:
         """The SYN-ACK came again: our handshake ACK did not arrive where it is awaited."""
         self._send_handshake_ack()
-        if not self._helped and self._unanswered_since_handshake():
+        if self._unanswered_since_handshake():  # each time: the last copy may be lost
             self._help_handshake()  # auto: maybe it awaits the ACK on the listener
 
     def _send_handshake_ack(self) -> None:
