@@ -118,6 +118,7 @@ def test_duplicate_synack_after_established_is_re_acked() -> None:
     conn.send(b"x", 0.7)
     (length,) = wire(conn)
     conn.receive_datagram(b"0|||1|||0|||%d|||" % (s + 1), N, 0.8)  # the peer answers
+    assert wire(conn) == [b"0|||0|||0|||%d|||x" % (s + 1)]
     # it answered once the ACK went to the listener too: the hint says that is where it
     # waits, and the handshake ACK goes there alone from now on
     assert [f.variable for f in conn.dialect_findings] == ["handshake_ack_to"]
