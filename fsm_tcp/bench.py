@@ -451,7 +451,10 @@ def windowed_transfer(
             # typed loosely: send() takes ``mode`` only once the windowed modes are in
             send_call: Callable[..., None] = client.send
             start = time.perf_counter()
-            send_call(message) if mode is None else send_call(message, mode=mode)
+            if mode is None:
+                send_call(message)
+            else:
+                send_call(message, mode=mode)
             elapsed = time.perf_counter() - start
             client.close()
             return Transfer(
@@ -607,9 +610,7 @@ def _part_loss1(s: Settings, out: TextIO, results: dict[str, float]) -> None:
     if reason is not None:
         print(f"{label}: windowed modes are not available ({reason})", file=out)
         return
-    print(
-        f"{label}, best of {max(1, s.runs)} without loss, median of as many seeds with it", file=out
-    )
+    print(f"{label} vs none, {max(1, s.runs)} run(s) each", file=out)
     message = _payload(s.loss1_size, 17)
     seeds = range(max(1, s.runs))
 
@@ -631,7 +632,8 @@ def _part_loss1(s: Settings, out: TextIO, results: dict[str, float]) -> None:
     results["loss1_fraction"] = clean / lossy
     print(
         f"   {_rate(s.loss1_size, lossy)} vs {_rate(s.loss1_size, clean)} without loss -> "
-        f"{clean / lossy:.2f} of the no-loss goodput (goal >= 0.5)",
+        f"{clean / lossy:.2f} of the no-loss goodput (goal >= 0.5; median of seeds with "
+        "loss, best run without)",
         file=out,
     )
 

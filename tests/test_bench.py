@@ -136,7 +136,7 @@ def test_loss1_prints_the_fraction_of_no_loss_goodput() -> None:
     if WINDOWED is not None:
         assert len(lines) == 2 and NOT_AVAILABLE in lines[1]
     skip_unless_windowed()
-    assert "of the no-loss goodput (goal >= 0.5)" in lines[-1]
+    assert "of the no-loss goodput (goal >= 0.5;" in lines[-1]
     assert results["loss1_fraction"] > 0
 
 
