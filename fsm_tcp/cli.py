@@ -1013,7 +1013,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         sinks.close()  # nothing more narrated, whatever the server thread still does
         client.udp.close()  # after an interruption, no closing handshake to wait for
-        server.close()
+        if not thread.is_alive():
+            server.close()
+        # else the server thread may still wait in accept() on it: closing it under that
+        # wait would end the thread in a traceback; the process's exit closes it instead
     elapsed = time.monotonic() - start
     return _demo_summary(out, message, received, client, server, elapsed)
 
