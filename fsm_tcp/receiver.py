@@ -34,6 +34,7 @@ class Receiver:
         "bounds",
         "buf",
         "c",
+        "draining",
         "first",
         "head",
         "head_seq",
@@ -70,6 +71,7 @@ class Receiver:
         #: An in-order ACK held back while the driver has more datagrams queued: the next
         #: in-order segment's ACK covers it (every second segment is acknowledged).
         self.pending_ack: int | None = None
+        self.draining = False  # held segments are being taken: one ACK after them all
 
     # ================================================================ the application
     @property
@@ -121,6 +123,8 @@ class Receiver:
     def ack(self, seq: int) -> None:
         """The cumulative ACK, with SACK blocks while segments are held beyond it."""
         c = self.c
+        if self.draining:
+            return
         if self.held:
             self.pending_ack = None
             c._emit(c._f_ack % seq + format_sack(self.sack.blocks()))
@@ -206,14 +210,21 @@ class Receiver:
         """Held segments that in-order processing has reached, as if they arrived now;
         one ACK for them all."""
         c, held = self.c, self.held
-        for seq in [s for s in held if s < c.seq]:
+        self.draining = True
+        try:
+            while c.seq in held and c.life == M.ESTABLISHED:
+                data = held.pop(c.seq)
+                c._take_held(Segment(False, False, False, c.seq, data))
+        finally:
+            self.draining = False
+        for seq in [s for s in held if s < c._rcv_nxt]:
             del held[seq]  # overtaken: a retransmission filled that place
-        while c.seq in held and c.life == M.ESTABLISHED:
-            data = held.pop(c.seq)
-            c._take_held(Segment(False, False, False, c.seq, data))
-        if not held:
-            self.sack = SackReceiver(c._rcv_nxt)
-        self.ack(c._rcv_nxt)
+        # the blocks left, oldest arrival first so that the newest is reported first
+        self.sack = SackReceiver(c._rcv_nxt)
+        for seq, data in held.items():
+            self.sack.add(seq, seq + len(data))
+        if c.life == M.ESTABLISHED:
+            self.ack(c._rcv_nxt)
 
     def _is_next_length(self, seg: Segment) -> bool:
         c = self.c

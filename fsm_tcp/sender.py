@@ -198,7 +198,10 @@ class Sender:
         while flight and flight[0][1] <= ack:
             _start, covered, _pkt, sent_at = flight.popleft()
             acked += 1
-        c._segment_acked(sent_at)  # the newest segment covered: Karn's rule on its send
+        # An RTT sample from the newest segment covered (Karn: never a resent one), unless
+        # the ACK jumped over a repaired hole: that segment was held for a while, its
+        # round trip is not the path's.
+        c._segment_acked(sent_at if acked <= 2 else -1.0)
         new_bytes = covered - c.seq
         c.seq = covered
         if flight:
@@ -232,9 +235,13 @@ class Sender:
             self.board.on_ack(seg.seq, self._blocks(seg))
         cong = self.cong
         assert cong is not None
+        hole = self._first_hole()
+        if self.flight[hole][3] < 0.0 and cong.cc != M.FAST_RECOVERY:
+            return  # that loss is being repaired already: its duplicates are no new loss
         if cong.on_dup_ack(self._flight_bytes()):
             self._trace_cwnd()
-            self._resend(self._first_hole())  # fast retransmit (PROTOCOL.md 6)
+            self._resend(hole)  # fast retransmit (PROTOCOL.md 6)
+            self.c._arm()  # its ACK is a round trip away: the timer counts from now
         elif cong.cc == M.FAST_RECOVERY:
             self._trace_cwnd()  # Reno inflates cwnd by each further duplicate
             self.fill()

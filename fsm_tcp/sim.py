@@ -263,6 +263,7 @@ def run_lifecycle(
     noise: Sequence[tuple[float, Address, Address, bytes]] = (),
     express: bool = True,
     server_config: Config | None = None,
+    mode: str = "stop_and_wait",
 ) -> Outcome:
     """Handshake, every message client->server, close/recv_close, under ``faults``.
 
@@ -271,6 +272,7 @@ def run_lifecycle(
 
     ``noise``: (time, source, destination, datagram) injected besides the conversation.
     ``express``: see ``Sim.express``; a broken promise is a violation.
+    ``mode``: how the client sends every message (PROTOCOL.md 6).
     """
     net = SimNetwork(faults, latency=latency)
     for t, src, dst, data in noise:
@@ -288,7 +290,7 @@ def run_lifecycle(
     reader = _Reader(out, buff_sizes)
     client.connect(SERVER_ADDR, 0.0)
     for m in messages:
-        client.send(m, 0.0)
+        client.send(m, 0.0, mode=mode)
     closing = expecting = False
     server: Connection | None = None
     seen = -1

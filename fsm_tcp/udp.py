@@ -7,6 +7,7 @@ sent, received or lost is printed with a timestamp on stderr (PROTOCOL.md 5).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import select
 import socket
@@ -20,6 +21,10 @@ from .errors import InvalidArgument
 Address = tuple[Any, ...]
 #: Receive buffers are fixed (PROTOCOL.md 1), independent of MSS and recv(buff_size).
 RECV_BUFFER = 65536
+#: Kernel socket buffers asked for (best effort: the system may cap them, e.g. Linux at
+#: net.core.rmem_max): a window of full-size segments overflows the default of about 200 KiB
+#: (PROTOCOL.md 6, issue 11 item 4), and a dropped burst costs a timeout.
+SOCKET_BUFFER = 4 * 1024 * 1024
 #: Sleeps at least this long may round up to a whole millisecond (poll) instead of select().
 _LONG_WAIT = 0.02
 #: select() takes only descriptors below FD_SETSIZE (1024 on Linux and macOS).
@@ -43,6 +48,13 @@ def wait_readable(fds: list[int], timeout: float | None) -> list[int]:
             poller.register(fd, select.POLLIN)
         return [fd for fd, _ in poller.poll(None if timeout is None else timeout * 1e3)]
     return select.select(fds, [], [], timeout)[0]
+
+
+def _size_buffers(sock: socket.socket) -> None:
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        # best effort: the default buffers still work, only with smaller windows
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER)
 
 
 def _rate(name: str, value: float) -> float:
@@ -70,6 +82,8 @@ class SocketUDP:
         self.recv_loss_rate = _rate("recv_loss_rate", recv_loss_rate)
         self.dup_rate = _rate("dup_rate", dup_rate)
         self.sock = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # after the checks
+        if sock is None:
+            _size_buffers(self.sock)
         self.rng = random.Random(seed)
         self.debug = debug
         self.log = log
@@ -145,6 +159,13 @@ class SocketUDP:
         except BlockingIOError:  # reported ready, then dropped by the kernel
             return None
         return self._arrived(data, address)
+
+    def ready(self) -> bool:
+        """A datagram is queued now (no wait); only while driven by ``recv_wait``."""
+        poll = self._poll
+        if poll is not None:
+            return bool(poll.poll(0))
+        return bool(select.select([self.sock], [], [], 0)[0])
 
     def _drive(self) -> None:
         self.sock.setblocking(False)
