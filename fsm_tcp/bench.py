@@ -889,6 +889,17 @@ def parse_parts(text: str) -> tuple[str, ...]:
     return names
 
 
+def _at_least_one(text: str) -> int:
+    """A whole number >= 1, for sizes, windows and run counts."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options of the parts beyond 1-4 (``fsm-tcp bench`` has --size, --loss-size and
     --sim-seconds already)."""
@@ -901,28 +912,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"parts to run, comma-separated, of {', '.join(PARTS)}, or all "
         f"(default {','.join(DEFAULT_PARTS)})",
     )
-    sizes = (
-        ("--course-size", d.course_size, "the course's experiment (part window)"),
-        ("--sr-size", d.sr_size, "the selective repeat, aioquic and raw UDP transfers"),
-        ("--loss1-size", d.loss1_size, "the transfers at 1%% loss (part loss1)"),
+    numbers = (
+        ("--course-size", d.course_size, "bytes of the course's experiment (part window)"),
+        ("--sr-size", d.sr_size, "bytes of the selective repeat, aioquic and raw UDP transfers"),
+        ("--loss1-size", d.loss1_size, "bytes of the transfers at 1%% loss (part loss1)"),
+        ("--window", d.window, "the windowed modes' window, in segments"),
+        ("--runs", d.runs, "transfers (or seeds) per figure of parts 5-7"),
     )
-    for flag, default, what in sizes:
+    for flag, default, what in numbers:
         p.add_argument(
             flag,
-            type=int,
+            type=_at_least_one,
             default=default,
             metavar="N",
-            help=f"bytes of {what} (default {default})",
+            help=f"{what} (default {default})",
         )
     p.add_argument(
-        "--window", type=int, default=d.window, metavar="N", help=f"segments (default {d.window})"
-    )
-    p.add_argument(
-        "--runs",
-        type=int,
-        default=d.runs,
-        metavar="N",
-        help=f"transfers (or seeds) per figure of parts 5-7 (default {d.runs})",
+        "--sr-cc",
+        choices=("tahoe", "reno"),
+        default=d.sr_cc,
+        help=f"congestion control of the selective repeat transfers (default {d.sr_cc})",
     )
 
 
@@ -933,6 +942,7 @@ def run_from_args(args: argparse.Namespace, out: TextIO) -> dict[str, float]:
         sr_size=args.sr_size,
         loss1_size=args.loss1_size,
         window=args.window,
+        sr_cc=args.sr_cc,
         runs=args.runs,
     )
     return run_all(args.size, args.loss_size, args.sim_seconds, out, args.only, settings)
@@ -944,9 +954,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     d = Settings()
     p = argparse.ArgumentParser(prog="python -m fsm_tcp.bench", description=__doc__)
-    p.add_argument("--size", type=int, default=d.size, metavar="N")
-    p.add_argument("--loss-size", type=int, default=d.loss_size, metavar="N")
-    p.add_argument("--sim-seconds", type=float, default=d.sim_seconds, metavar="S")
+    p.add_argument(
+        "--size",
+        type=_at_least_one,
+        default=d.size,
+        metavar="N",
+        help=f"bytes of the no-loss stop-and-wait transfers (default {d.size})",
+    )
+    p.add_argument(
+        "--loss-size",
+        type=_at_least_one,
+        default=d.loss_size,
+        metavar="N",
+        help=f"bytes of the stop-and-wait transfers at 20%% loss (default {d.loss_size})",
+    )
+    p.add_argument(
+        "--sim-seconds",
+        type=float,
+        default=d.sim_seconds,
+        metavar="S",
+        help=f"seconds of simulated lifecycles (default {d.sim_seconds:g})",
+    )
     add_arguments(p)
     run_from_args(p.parse_args(argv), sys.stdout)
     return 0

@@ -65,8 +65,14 @@ def test_options_reach_the_settings() -> None:
     for flag, default in (("--size", 1), ("--loss-size", 2), ("--sim-seconds", 0.5)):
         p.add_argument(flag, default=default)
     bench.add_arguments(p)
-    args = p.parse_args(["--only", "sim", "--sr-size", "4096", "--window", "8", "--runs", "1"])
+    args = p.parse_args(
+        ["--only", "sim", "--sr-size", "4096", "--window", "8", "--runs", "1", "--sr-cc", "tahoe"]
+    )
     assert args.only == ("sim",) and args.sr_size == 4096 and args.window == 8
+    assert args.sr_cc == "tahoe"
+    for bad in (["--runs", "0"], ["--window", "x"], ["--sr-cc", "cubic"]):
+        with pytest.raises(SystemExit):
+            p.parse_args(bad)
     lines = io.StringIO()
     assert set(bench.run_from_args(args, lines)) == {"sim_per_second"}
     assert lines.getvalue().splitlines()[1].startswith("3. simulator")
