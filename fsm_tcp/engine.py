@@ -348,7 +348,7 @@ class Connection:
                 self.snd.on_ack(seg)
             else:
                 self._on_data(seg)
-                if self.rcv.held:
+                if self.rcv.held and self.seq in self.rcv.held:
                     self.rcv.drain()
         else:
             self._on_control(seg)

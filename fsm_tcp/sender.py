@@ -212,7 +212,10 @@ class Sender:
         if self.mode != STOP_AND_WAIT and cong is not None and new_bytes > 0:
             # per ACK, as the course counts; at most two segments' worth (RFC 3465's L)
             for _ in range(min(acked, 2)):
+                recovering = cong.cc == M.FAST_RECOVERY
                 cong.on_ack(min(new_bytes, c.config.mss))
+                if recovering:
+                    break  # RFC 5681 3.2 step 6: this ACK deflates cwnd, nothing more
             self._trace_cwnd()
             self._recover_next_hole()
         self._advance()

@@ -1,0 +1,258 @@
+"""Windowed transfer (PROTOCOL.md 6): Go-Back-N and Selective Repeat, Tahoe and Reno.
+
+Hypothesis fault schedules on the simulator for every sender mode and algorithm against the
+default receiver and against receivers that keep nothing out of order; hand-driven edge
+cases (a window that shrank, exactly three duplicate ACKs, Reno's recovery, SACK holes);
+and real UDP through SocketTCP in two threads.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from strategies import drops, messages, schedules
+
+from fsm_tcp import machines as M
+from fsm_tcp.engine import Config, Connection
+from fsm_tcp.segment import format_sack, parse
+from fsm_tcp.sim import Fault, run_lifecycle
+from fsm_tcp.socket_tcp import SocketTCP
+
+MODES = ("stop_and_wait", "go_back_n", "selective_repeat")
+COMBOS = [(mode, cc) for mode in MODES[1:] for cc in ("tahoe", "reno")]
+EDGES = {t.name: t.edges() for t in M.TABLES}
+FEW = settings(max_examples=25, deadline=None)
+L, N = ("server", 8000), ("server", 40001)
+
+
+def config(cc: str = "tahoe", **kw: Any) -> Config:
+    return Config(max_retries=12, cc=cc, window=8, **kw)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- simulator properties
+@pytest.mark.parametrize(("mode", "cc"), COMBOS)
+@FEW
+@given(messages, schedules)
+def test_safety_exact_prefix_and_message_boundaries(
+    mode: str, cc: str, sent: list[bytes], schedule: list[Fault]
+) -> None:
+    out = run_lifecycle(sent, schedule, config=config(cc), mode=mode, buff_sizes=[7, 64])
+    assert out.violations == []  # recv() never crossed a message boundary nor corrupted one
+    assert out.received == sent[: len(out.received)]
+    if out.client_error is None:
+        assert out.complete
+
+
+@pytest.mark.parametrize(("mode", "cc"), COMBOS)
+@FEW
+@given(messages, schedules.filter(lambda s: drops(s) <= 6))
+def test_liveness_few_drops_deliver_everything(
+    mode: str, cc: str, sent: list[bytes], schedule: list[Fault]
+) -> None:
+    out = run_lifecycle(sent, schedule, config=config(cc), mode=mode)
+    assert out.complete and out.client_error is None
+    assert out.client_closed and out.server_closed
+
+
+@pytest.mark.parametrize(("mode", "cc"), COMBOS)
+@FEW
+@given(messages, schedules)
+def test_only_declared_transitions_congestion_included(
+    mode: str, cc: str, sent: list[bytes], schedule: list[Fault]
+) -> None:
+    log: list[dict[str, Any]] = []
+    run_lifecycle(sent, schedule, config=config(cc), mode=mode, tracer=log.append)
+    current: dict[tuple[str, str], str] = {}
+    for rec in (r for r in log if r["kind"] == "transition"):
+        edge = (rec["src"], rec["trigger"], rec["dst"])
+        assert edge in EDGES[rec["machine"]], edge
+        table = next(t for t in M.TABLES if t.name == rec["machine"])
+        key = (rec["conn"], rec["machine"])
+        assert current.get(key, table.initial) == rec["src"], (key, rec)
+        current[key] = rec["dst"]
+
+
+@pytest.mark.parametrize(("mode", "cc"), COMBOS)
+@pytest.mark.parametrize("strict", [Config(sack=False), Config(dialect="canonical", sack=False)])
+@FEW
+@given(messages, schedules.filter(lambda s: drops(s) <= 6))
+def test_windowed_sender_completes_against_a_receiver_that_drops_out_of_order(
+    mode: str, cc: str, strict: Config, sent: list[bytes], schedule: list[Fault]
+) -> None:
+    out = run_lifecycle(sent, schedule, config=config(cc), mode=mode, server_config=strict)
+    assert out.complete and out.client_error is None
+
+
+def test_a_clean_windowed_transfer_keeps_many_segments_in_flight_and_traces_cwnd() -> None:
+    log: list[dict[str, Any]] = []
+    sent = [random.Random(1).randbytes(4000)]
+    out = run_lifecycle(sent, config=config(), mode="go_back_n", tracer=log.append)
+    assert out.complete
+    cwnd = [r for r in log if r["kind"] == "cwnd" and r["conn"] == "client"]
+    assert cwnd[0]["cwnd"] == 16 and cwnd[0]["state"] == M.SLOW_START
+    assert max(r["window"] for r in cwnd) >= 8
+    # the window keeps up to 8 segments unacknowledged: far fewer round trips than segments
+    saw = run_lifecycle(sent, config=config())
+    assert out.end_time < saw.end_time / 4
+
+
+# ----------------------------------------------------------------- hand-driven edges
+def established(cc: str = "tahoe", mss: int = 4) -> tuple[Connection, int]:
+    """A canonical client, established with seq s; timers far from the test's clock."""
+    cfg = Config(dialect="canonical", mss=mss, window=8, cc=cc, initial_rto=1.0, min_rto=1.0)  # type: ignore[arg-type]
+    conn = Connection(cfg, rng=random.Random(1), name="client")
+    conn.connect(L, 0.0)
+    ((syn, _),) = conn.datagrams_to_send()
+    x = parse(syn).seq
+    conn.receive_datagram(b"1|||1|||0|||%d|||" % (x + 1), N, 0.01)
+    conn.datagrams_to_send()
+    return conn, x + 2
+
+
+def seqs(conn: Connection) -> list[int]:
+    return [parse(d).seq for d, _ in conn.datagrams_to_send()]
+
+
+def ack(conn: Connection, seq: int, now: float = 0.1, data: bytes = b"") -> list[int]:
+    conn.receive_datagram(b"0|||1|||0|||%d|||%b" % (seq, data), N, now)
+    return seqs(conn)
+
+
+def windowed(conn: Connection, s: int, mode: str, size: int = 40, cwnd_segments: int = 8) -> int:
+    """Send ``size`` bytes (a two-digit length), open cwnd, ACK the length: returns where the
+    data starts, with a full window of chunks in flight."""
+    conn.send(bytes(range(size)), 0.05, mode=mode)
+    assert seqs(conn) == [s]  # slow start: one segment, the length
+    assert conn.snd.cong is not None
+    conn.snd.cong.cwnd = cwnd_segments * 4
+    d = s + 2
+    assert ack(conn, d) == [d + 4 * i for i in range(cwnd_segments)]
+    return d
+
+
+def test_fast_retransmit_after_exactly_three_duplicate_acks() -> None:
+    conn, s = established()
+    d = windowed(conn, s, "go_back_n")
+    # the second chunk is lost: the first's ACK slides, then the rest are duplicates
+    assert ack(conn, d + 4) == [d + 32]
+    assert ack(conn, d + 4) == []
+    assert ack(conn, d + 4) == []
+    assert conn.stats.retransmissions == 0
+    assert ack(conn, d + 4) == [d + 4]  # the third: the hole, once
+    assert conn.stats.retransmissions == 1
+    assert conn.snd.cong is not None and conn.snd.cong.cc == M.SLOW_START  # Tahoe
+    assert ack(conn, d + 4) == []  # a fourth duplicate is the same loss
+
+
+def test_reno_recovers_fast_and_deflates_on_new_data() -> None:
+    conn, s = established("reno")
+    d = windowed(conn, s, "go_back_n")
+    ack(conn, d + 4)
+    for _ in range(3):
+        ack(conn, d + 4)
+    cong = conn.snd.cong
+    assert cong is not None and cong.cc == M.FAST_RECOVERY
+    assert cong.ssthresh is not None and cong.cwnd == cong.ssthresh + 3 * 4
+    inflated = cong.cwnd
+    ack(conn, d + 4)
+    assert cong.cwnd == inflated + 4  # each further duplicate: one MSS
+    ack(conn, d + 36)  # the retransmission filled the hole: new data
+    assert cong.cc == M.CONGESTION_AVOIDANCE and cong.cwnd == cong.ssthresh
+
+
+def test_an_ack_above_a_window_that_shrank_slides_over_everything_below() -> None:
+    conn, s = established()
+    d = windowed(conn, s, "go_back_n", cwnd_segments=4)
+    deadline = conn.get_timer()
+    assert deadline is not None
+    conn.handle_timer(deadline)
+    assert seqs(conn) == [d, d + 4, d + 8, d + 12]  # Go-Back-N: all of them, oldest first
+    assert conn.snd.cong is not None and conn.snd.cong.window_segments() == 1  # shrank
+    # an ACK of the first three sent before the timeout: above the window of one
+    sent = ack(conn, d + 12, deadline + 0.01)
+    assert conn.seq == d + 12 and conn.snd.flight[0][0] == d + 12
+    assert all(seq >= d + 16 for seq in sent)  # nothing below the ACK goes out again
+    ack(conn, d + 16 + 4 * len(sent), deadline + 0.02)
+    assert conn.seq == d + 16 + 4 * len(sent)
+
+
+def test_sack_lets_the_sender_resend_only_the_hole_and_never_skip_it() -> None:
+    conn, s = established()
+    d = windowed(conn, s, "selective_repeat", cwnd_segments=4)
+    # chunk 2 lost; 3 and 4 held by the receiver: the ACK stays at d+4 with a SACK block
+    ack(conn, d + 4)
+    sack = format_sack([(d + 8, d + 16)])
+    ack(conn, d + 4, data=sack)
+    assert conn.snd.board is not None
+    assert not conn.snd.board.is_delivered(d + 4) and conn.snd.board.is_delivered(d + 8)
+    deadline = conn.get_timer()
+    assert deadline is not None
+    conn.handle_timer(deadline)
+    assert seqs(conn) == [d + 4]  # the hole only, never a SACKed segment
+    # a lying SACK beyond anything sent moves nothing
+    ack(conn, d + 4, deadline + 0.01, format_sack([(d + 400, d + 404)]))
+    assert conn.seq == d + 4
+
+
+def test_the_receiver_keeps_out_of_order_segments_and_reports_them() -> None:
+    conn = Connection(Config(dialect="canonical"), rng=random.Random(1), name="server")
+    conn.listen()
+    conn.receive_datagram(b"1|||0|||0|||10|||", ("c", 1), 0.0)
+    conn.receive_datagram(b"0|||1|||0|||12|||", ("c", 1), 0.0)
+    conn.datagrams_to_send()
+    conn.receive_datagram(b"0|||0|||0|||14|||ijklmnop", ("c", 1), 0.1)  # ahead of the length
+    ((reply, _),) = conn.datagrams_to_send()
+    assert reply == b"0|||1|||0|||12|||14-22"  # a duplicate ACK reporting what is held
+    conn.receive_datagram(b"0|||0|||0|||22|||qrstuvwx", ("c", 1), 0.2)
+    ((reply, _),) = conn.datagrams_to_send()
+    assert reply == b"0|||1|||0|||12|||14-30"
+    assert conn.receive(64) is None
+    # the length arrives: what was held turns out to be its two chunks
+    conn.receive_datagram(b"0|||0|||0|||12|||16", ("c", 1), 0.3)
+    replies = [d for d, _ in conn.datagrams_to_send()]
+    assert replies[-1] == b"0|||1|||0|||30|||"  # cumulative, nothing held any more
+    assert conn.receive(64) == b"ijklmnopqrstuvwx"
+
+
+# ----------------------------------------------------------------- real UDP
+def transfer(mode: str, loss: float, size: int) -> tuple[bytes, bytes]:
+    message = random.Random(5).randbytes(size)
+    server = SocketTCP(loss_rate=loss, seed=1, mss=8, window=16)
+    server.bind(("127.0.0.1", 0))
+    address = server.getsockname()
+    got = bytearray()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        while len(got) < size:
+            got.extend(conn.recv(size - len(got), mode=mode))
+        conn.recv_close()
+        server.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    client = SocketTCP(loss_rate=loss, seed=2, mss=8, window=16)
+    client.connect(address)
+    client.send(message, mode=mode)
+    client.close()
+    thread.join(120)
+    assert not thread.is_alive()
+    return message, bytes(got)
+
+
+@pytest.mark.parametrize("mode", MODES[1:])
+@pytest.mark.parametrize(("loss", "size"), [(0.0, 20_000), (0.2, 2_000)])
+def test_course_modes_over_real_udp_are_byte_exact(mode: str, loss: float, size: int) -> None:
+    sent, got = transfer(mode, loss, size)
+    assert got == sent
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("mode", MODES[1:])
+def test_course_modes_over_real_udp_at_20_percent_loss_20_kb(mode: str) -> None:
+    sent, got = transfer(mode, 0.2, 20_000)
+    assert got == sent
