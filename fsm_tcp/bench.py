@@ -486,45 +486,61 @@ def _attempt(out: TextIO, label: str, measure: Callable[[], _T]) -> _T | None:
         return None
 
 
+def _interleaved(
+    measures: dict[str, Callable[[int], _T]], rounds: int, out: TextIO
+) -> dict[str, list[_T]]:
+    """Each measurement ``rounds`` times (called with the round, a seed), taking turns, so
+    that a slow spell of the machine hits every side of a ratio alike. One that fails says
+    so once and is left out of the result."""
+    got: dict[str, list[_T]] = {label: [] for label in measures}
+    for seed in range(max(1, rounds)):
+        for label, measure in measures.items():
+            if label in got:
+                value = _attempt(out, label, lambda: measure(seed))  # noqa: B023 (called now)
+                if value is None:
+                    del got[label]
+                else:
+                    got[label].append(value)
+    return got
+
+
 def _not_available(out: TextIO, label: str, reason: str) -> None:
     print(f"   {label}: windowed modes are not available ({reason})", file=out)
+
+
+SAW, GBN = "stop-and-wait", "Go-Back-N + Tahoe"
 
 
 def _part_window(s: Settings, out: TextIO, results: dict[str, float]) -> None:
     """The course's experiment: Go-Back-N + Tahoe vs stop-and-wait, same file, same loss."""
     message = _payload(s.course_size, 11)
-    seeds = range(max(1, s.runs))
+    rounds = max(1, s.runs)
     print(
         f"5. the course's experiment: {s.course_size} B, MSS {COURSE_MSS}, 20% loss each way, "
-        f"median of {len(seeds)} seed(s)",
+        f"median of {rounds} seed(s)",
         file=out,
     )
-    saw = _attempt(
-        out,
-        "stop-and-wait",
-        lambda: _median_transfer(
-            windowed_transfer(message, {"mss": COURSE_MSS}, loss=0.2, seed=seed) for seed in seeds
-        ),
-    )
-    if saw is not None:
-        _record_course(out, results, "saw", "stop-and-wait:      ", saw)
-    reason = windowed_unavailable()
-    if reason is not None:
-        _not_available(out, "Go-Back-N + Tahoe", reason)
-        return
     options = {"mss": COURSE_MSS, "window": s.window, "cc": "tahoe"}
-    gbn = _attempt(
-        out,
-        "Go-Back-N + Tahoe",
-        lambda: _median_transfer(
-            windowed_transfer(message, options, "go_back_n", loss=0.2, seed=seed) for seed in seeds
-        ),
-    )
+    measures = {
+        SAW: lambda seed: windowed_transfer(message, {"mss": COURSE_MSS}, loss=0.2, seed=seed)
+    }
+    reason = windowed_unavailable()
+    if reason is None:
+        measures[GBN] = lambda seed: windowed_transfer(
+            message, options, "go_back_n", loss=0.2, seed=seed
+        )
+    got = _interleaved(measures, rounds, out)
+    saw = _median_transfer(got[SAW]) if SAW in got else None
+    gbn = _median_transfer(got[GBN]) if GBN in got else None
+    if saw is not None:
+        _record_course(out, results, "saw", f"{SAW}:      ", saw)
+    if reason is not None:
+        _not_available(out, GBN, reason)
     if gbn is not None:
-        _record_course(out, results, "gbn", f"Go-Back-N + Tahoe (window {s.window}):", gbn)
-        if saw is not None:
-            results["course_speedup"] = saw.seconds / gbn.seconds
-            print(f"   -> Go-Back-N is {saw.seconds / gbn.seconds:.1f}x as fast", file=out)
+        _record_course(out, results, "gbn", f"{GBN} (window {s.window}):", gbn)
+    if saw is not None and gbn is not None:
+        results["course_speedup"] = saw.seconds / gbn.seconds
+        print(f"   -> Go-Back-N is {saw.seconds / gbn.seconds:.1f}x as fast", file=out)
 
 
 def _record_course(
@@ -547,56 +563,75 @@ def _sr_options(s: Settings) -> dict[str, Any]:
     return {"mss": BIG_MSS, "window": s.window, "cc": s.sr_cc}
 
 
-def _sr_goodput(s: Settings, out: TextIO, message: bytes) -> float | None:
-    """Best goodput (B/s) of selective repeat over ``s.runs`` transfers, or None (said why)."""
-    label = f"fsm_tcp selective repeat ({s.sr_cc}, window {s.window})"
-    reason = windowed_unavailable()
-    if reason is not None:
-        _not_available(out, label, reason)
-        return None
-    best = _attempt(
-        out,
-        label,
-        lambda: min(
-            windowed_transfer(message, _sr_options(s), "selective_repeat").seconds
-            for _ in range(max(1, s.runs))
-        ),
-    )
-    if best is None:
-        return None
-    print(f"   {label}: {_rate(len(message), best)}", file=out)
-    return len(message) / best
-
-
 def _part_aioquic(s: Settings, out: TextIO, results: dict[str, float]) -> None:
-    """16 MiB without loss, receiver in its own process: fsm_tcp SR, aioquic, raw UDP."""
+    """16 MiB without loss, receiver in its own process: fsm_tcp SR, aioquic, raw UDP; the
+    best of each, the three taking turns."""
     message = _payload(s.sr_size, 13)
-    runs = max(1, s.runs)
+    rounds = max(1, s.runs)
     print(
         f"6. {s.sr_size} B, no loss, {BIG_MSS}-byte segments, receiver in its own process, "
-        f"best of {runs}",
+        f"best of {rounds}",
         file=out,
     )
-    ours = _sr_goodput(s, out, message)
-    quic = _quic_goodput(out, message, runs)
-    raw = _attempt(out, "raw UDP", lambda: max(raw_udp_rate(s.sr_size) for _ in range(runs)))
-    if raw is not None:
+    sr = f"fsm_tcp selective repeat ({s.sr_cc}, window {s.window})"
+    quic_version = _aioquic_version()
+    quic = f"aioquic {quic_version} (QUIC, TLS 1.3, one stream)"
+    raw = f"raw UDP, a sendto() loop of {BIG_MSS}-byte datagrams (the ceiling)"
+    received: list[float] = []  # the fraction of raw datagrams that arrived, per run
+
+    def blast(_seed: int) -> float:
+        rate, fraction = raw_udp_rate(s.sr_size)
+        received.append(fraction)
+        return s.sr_size / rate  # as seconds, like the others
+
+    measures: dict[str, Callable[[int], float]] = {}
+    reason = windowed_unavailable()
+    if reason is None:
+        measures[sr] = lambda _: (
+            windowed_transfer(message, _sr_options(s), "selective_repeat").seconds
+        )
+    if quic_version is not None:
+        measures[quic] = lambda _: quic_transfer(message)
+    measures[raw] = blast
+    got = {
+        label: s.sr_size / min(times)
+        for label, times in _interleaved(measures, rounds, out).items()
+    }
+    if reason is not None:
+        _not_available(out, sr.split(" (")[0], reason)
+    if quic_version is None:
         print(
-            f"   raw UDP, a sendto() loop of {BIG_MSS}-byte datagrams (the ceiling): "
-            f"{raw[0] / 1e6:.1f} MB/s sent, {raw[1]:.0%} of them received",
+            "   aioquic: not installed; `pip install aioquic` (or the 'bench' extra) to "
+            "compare with QUIC",
             file=out,
         )
-        results["raw_udp_send_rate"] = raw[0]
-    for key, value in (("sr_goodput", ours), ("aioquic_goodput", quic)):
-        if value is not None:
-            results[key] = value
+    arrived = f" sent, at least {min(received, default=0.0):.0%} of them received"
+    for key, label, suffix in (
+        ("sr_goodput", sr, ""),
+        ("aioquic_goodput", quic, ""),
+        ("raw_udp_send_rate", raw, arrived),
+    ):
+        if label in got:
+            results[key] = got[label]
+            print(f"   {label}: {got[label] / 1e6:.1f} MB/s{suffix}", file=out)
+    _print_ratios(out, results, got.get(sr), got.get(quic), got.get(raw))
+
+
+def _print_ratios(
+    out: TextIO,
+    results: dict[str, float],
+    ours: float | None,
+    quic: float | None,
+    raw: float | None,
+) -> None:
+    """Part 6's ratios, of the goodputs measured (None: not measured)."""
     ratios = []
     if ours is not None and quic is not None:
         results["ratio_to_aioquic"] = ours / quic
         ratios.append(f"fsm_tcp/aioquic {ours / quic:.2f} (goal >= 1.5)")
     if ours is not None and raw is not None:
-        results["ratio_to_raw_udp"] = ours / raw[0]
-        ratios.append(f"fsm_tcp/raw {ours / raw[0]:.2f}")
+        results["ratio_to_raw_udp"] = ours / raw
+        ratios.append(f"fsm_tcp/raw {ours / raw:.2f}")
     if ratios:
         print("   -> " + ", ".join(ratios), file=out)
 
@@ -610,24 +645,22 @@ def _part_loss1(s: Settings, out: TextIO, results: dict[str, float]) -> None:
     if reason is not None:
         print(f"{label}: windowed modes are not available ({reason})", file=out)
         return
-    print(f"{label} vs none, {max(1, s.runs)} run(s) each", file=out)
+    rounds = max(1, s.runs)
+    print(f"{label} vs none, {rounds} run(s) each", file=out)
     message = _payload(s.loss1_size, 17)
-    seeds = range(max(1, s.runs))
 
-    def measure() -> tuple[float, float]:
-        clean = min(
-            windowed_transfer(message, _sr_options(s), "selective_repeat").seconds for _ in seeds
-        )
-        lossy = _median_transfer(
-            windowed_transfer(message, _sr_options(s), "selective_repeat", loss=0.01, seed=seed)
-            for seed in seeds
-        ).seconds
-        return clean, lossy
+    def transfer(loss: float, seed: int) -> Transfer:
+        return windowed_transfer(message, _sr_options(s), "selective_repeat", loss, seed)
 
-    got = _attempt(out, "selective repeat", measure)
-    if got is None:
-        return
-    clean, lossy = got
+    measures = {
+        "without loss": lambda seed: transfer(0.0, seed),
+        "at 1% loss": lambda seed: transfer(0.01, seed),
+    }
+    got = _interleaved(measures, rounds, out)
+    if len(got) < len(measures):
+        return  # said why
+    clean = min(t.seconds for t in got["without loss"])
+    lossy = _median_transfer(got["at 1% loss"]).seconds
     results["loss1_goodput"] = s.loss1_size / lossy
     results["loss1_fraction"] = clean / lossy
     print(
@@ -700,24 +733,6 @@ def _aioquic_version() -> str | None:
     except ImportError:
         return None
     return metadata.version("aioquic")
-
-
-def _quic_goodput(out: TextIO, message: bytes, runs: int) -> float | None:
-    """Best goodput (B/s) of aioquic over ``runs`` transfers, or None (said why)."""
-    version = _aioquic_version()
-    if version is None:
-        print(
-            "   aioquic: not installed; `pip install aioquic` (or the 'bench' extra) to "
-            "compare with QUIC",
-            file=out,
-        )
-        return None
-    label = f"aioquic {version} (QUIC, TLS 1.3, one stream)"
-    best = _attempt(out, label, lambda: min(quic_transfer(message) for _ in range(runs)))
-    if best is None:
-        return None
-    print(f"   {label}: {_rate(len(message), best)}", file=out)
-    return len(message) / best
 
 
 def _self_signed() -> tuple[Any, Any, bytes]:
