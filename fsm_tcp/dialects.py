@@ -232,6 +232,11 @@ PROBES: dict[str, tuple[Any, ...]] = {
 }
 
 
+#: Probes whose value stands for a family, so that the rest of it is inferred while it is
+#: tried (the sender needs the end-numbered family's numbering to get past its length).
+FAMILY_PROBES = frozenset({"length_seq_gap"})
+
+
 @dataclass
 class Adaptation:
     """``auto``: the working dialect, what the peer has shown, and what that implies.
@@ -273,7 +278,7 @@ class Adaptation:
     def candidates(self, *variables: str) -> set[tuple[Any, ...]]:
         """The values ``variables`` take together in the working dialect and in every
         profile consistent with what was seen: what auto may accept before it knows."""
-        known = {**self.seen, **self.trying}
+        known = self._known()
         found = {tuple(getattr(self.current, v) for v in variables)}
         for p in PROFILES.values():
             if all(getattr(p, k) == v for k, v in known.items()):
@@ -296,18 +301,19 @@ class Adaptation:
         self.confirmed.add(variable)
 
     def accepted(self, variable: str, segment: bytes | str) -> None:
-        """The peer took what we sent with the working value of ``variable``."""
-        if variable in self.trying:
-            value = self.trying.pop(variable)
-            if value != getattr(CANONICAL, variable):
-                self.seen[variable] = value
-                self._note(variable, value, f"{segment!r} (accepted after probing)")
+        """The peer took what we sent with the working value of ``variable``: that value is
+        now known, and rules out the profiles that differ in it."""
+        value = self.trying.pop(variable, getattr(self.current, variable))
+        if value != getattr(CANONICAL, variable) and self.seen.get(variable) != value:
+            self._note(variable, value, f"{segment!r} (accepted after probing)")
+        self.seen[variable] = value
         self.confirmed.add(variable)
+        self._rebuild("")
 
     def _rebuild(self, why: str) -> bool:
         before = self.current
-        known = {**self.seen, **self.trying}
-        values = {**self.hinted, **known}
+        known = self._known()
+        values = {**self.hinted, **self.seen, **self.trying}
         for variable in VARIABLES:
             implied = None if variable in values else _agreed(variable, known)
             if implied is not None and implied != getattr(CANONICAL, variable):
@@ -318,6 +324,11 @@ class Adaptation:
         self.findings = [f for f in self.findings if values.get(f.variable) == f.value]
         self.current = dataclasses.replace(CANONICAL, name=AUTO, summary="adapted", **values)
         return self.current != before
+
+    def _known(self) -> dict[str, Any]:
+        """What profiles are matched against: what was seen, and the probes that stand for a
+        family (an end-numbered server), not those that only try a number (a length ACK)."""
+        return {**self.seen, **{k: v for k, v in self.trying.items() if k in FAMILY_PROBES}}
 
     def _note(self, variable: str, value: Any, shown: str, *, inferred: bool = False) -> None:
         self.findings = [f for f in self.findings if f.variable != variable]
@@ -375,3 +386,9 @@ def deviations(dialect: Dialect) -> str:
 
 def _show(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+def length_ack_fits(s: int, digits: int, ack: int) -> list[int | None]:
+    """The length-ACK arithmetics (``PROBES``) under which ``ack`` acknowledges a length
+    segment at ``s`` with ``digits`` digits: more than one means it tells them not apart."""
+    return [k for k in PROBES["length_ack"] if s + (digits if k is None else k) == ack]

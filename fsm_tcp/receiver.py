@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from . import dialects as D
 from . import machines as M
 from .errors import InvalidArgument, MessageTooLarge, ProtocolViolation
 from .sack import SackReceiver
@@ -228,7 +229,18 @@ class Receiver:
 
     def _is_next_length(self, seg: Segment) -> bool:
         c = self.c
-        gap = seg.seq - c.seq
+        if self._next_length_from(seg, c.seq):
+            return True
+        if c._tolerant and self.first:  # after an empty message: the sender may have
+            for base in sorted(self.len_acks - {c.seq}):  # taken another of our ACKs
+                if self._next_length_from(seg, base):
+                    self._took_length_ack(base)
+                    return True
+        return False
+
+    def _next_length_from(self, seg: Segment, base: int) -> bool:
+        c = self.c
+        gap = seg.seq - base
         if gap == c._d.length_seq_gap:
             if c._tolerant:
                 c._observe("length_seq_gap", gap)
@@ -272,17 +284,28 @@ class Receiver:
         """auto: the first chunk shows how the sender numbers data and which of our length
         ACKs it took."""
         c = self.c
-        s, digits = self.len_seg[0], len(self.len_seg[1])
         c._observe("data_seq", numbering)
         c._observe("data_seq_gap", gap)
+        self._took_length_ack(base)
+
+    def _took_length_ack(self, base: int) -> None:
+        """auto: the sender went on from ``base``, one of the ACKs we sent for its length
+        segment: that is the arithmetic it takes, and where the count stands."""
+        c = self.c
+        s, digits = self.len_seg[0], len(self.len_seg[1])
         adapt = c._adapt
         assert adapt is not None
-        if base == s + digits and "length_ack" in adapt.trying:
-            c._observe("length_ack", None)  # PROTOCOL.md's arithmetic: the probe proves nothing
-        elif base == c._d.length_ack_for(s, digits):
-            adapt.accepted("length_ack", c._raw)  # what we use fits (seen, inferred, probed)
+        # with 2 digits, s+2 is both PROTOCOL.md's s+d and a fixed +2: it confirms nothing
+        ambiguous = len(D.length_ack_fits(s, digits, base)) > 1
+        if base == c._d.length_ack_for(s, digits) and "length_ack" not in adapt.trying:
+            if not ambiguous:
+                adapt.accepted("length_ack", c._raw)  # what we use fits (seen or inferred)
+        elif base == s + digits:
+            c._observe("length_ack", None)  # PROTOCOL.md's arithmetic: a probe withdrawn
         else:
-            c._observe("length_ack", None if base == s + digits else base - s)
+            c._observe("length_ack", base - s)
+        if ambiguous:
+            adapt.confirmed.discard("length_ack")
         c.seq = c._rcv_nxt = base
 
     def stale_or_ahead(self, seg: Segment) -> None:
@@ -334,8 +357,14 @@ class Receiver:
             return
         self.len_repeats += 1
         adapt = c._adapt
-        if self.len_repeats % 2 or adapt is None or not adapt.probe("length_ack"):
+        if self.len_repeats % 2 or adapt is None:
             return
+        before = c._d.length_ack_for(seg.seq, len(seg.data))
+        for _ in D.PROBES["length_ack"]:  # the next arithmetic that gives another number
+            if not adapt.probe("length_ack"):
+                return
+            if adapt.current.length_ack_for(seg.seq, len(seg.data)) != before:
+                break
         c._adapted()
         c.seq = c._rcv_nxt = c._d.length_ack_for(seg.seq, len(seg.data))
         self.len_acks.add(c.seq)

@@ -62,6 +62,7 @@ class Sender:
         "msg",
         "off",
         "queue",
+        "refusal_stamp",
         "refusals",
         "snd_nxt",
         "tx",
@@ -83,6 +84,7 @@ class Sender:
         self.length_pkt = b""
         self.data_base = 0  # SEQ of the message's first data byte (progress only)
         self.refusals = 0
+        self.refusal_stamp = -1  # stats.segments_sent when a refusal was last counted
         self.cong: Congestion | None = None  # made by the first windowed message
         self.board: SackScoreboard | None = None  # Selective Repeat's view of the receiver
         self._last_cwnd: tuple[Any, ...] = ()
@@ -357,6 +359,9 @@ class Sender:
         # one segment in flight, and every stale ACK is at or below s: any ACK a little above
         # s is the peer taking our length in its arithmetic
         if s < seg.seq <= s + digits + 3:
+            # the length went where we sent it: that comes first, so what is inferred from
+            # the ACK's arithmetic agrees with the numbering the peer took
+            adapt.accepted("length_seq_gap", pkt)
             c._observe("length_ack", None if seg.seq == s + digits else seg.seq - s)
             flight[0] = (s, seg.seq, pkt, sent_at)
             self.length_ack = seg.seq
@@ -364,6 +369,9 @@ class Sender:
             return True
         if seg.seq != c.seq:
             return False
+        if c.stats.segments_sent == self.refusal_stamp:
+            return True  # a copy of a refusal already counted: one per transmission
+        self.refusal_stamp = c.stats.segments_sent
         self.refusals += 1  # the peer re-ACKs where it stands: it refused our length
         if self.refusals >= 2 and adapt.probe("length_seq_gap"):
             self.refusals = 0
