@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
+from . import dialects
 from .engine import Address, Connection, Tracer
 from .errors import FsmTcpError, InvalidArgument
 from .socket_tcp import SocketTCP
@@ -179,6 +180,45 @@ def add_network_options(p: argparse.ArgumentParser) -> None:
         help="random 32-bit initial SEQ; out-of-window segments dropped silently "
         "(the default stays course-compatible)",
     )
+    p.add_argument(
+        "--dialect",
+        choices=dialects.names(),
+        default=dialects.AUTO,
+        metavar="NAME",
+        help="how to speak to the peer: auto (default: PROTOCOL.md, adapting to what the "
+        "peer shows), canonical (PROTOCOL.md strictly) or a profile of 'fsm-tcp dialects'",
+    )
+
+
+def add_window_options(p: argparse.ArgumentParser) -> None:
+    """How a sender sends (PROTOCOL.md 6): the mode, segment size, window and congestion."""
+    p.add_argument(
+        "--mode",
+        choices=["stop_and_wait", "go_back_n", "selective_repeat"],
+        default="stop_and_wait",
+        help="stop_and_wait (default: one segment at a time), go_back_n, or "
+        "selective_repeat (SACK)",
+    )
+    p.add_argument(
+        "--mss",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="bytes of data per segment (default 16, the course's)",
+    )
+    p.add_argument(
+        "--window",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="most segments in flight for go_back_n and selective_repeat (default 64)",
+    )
+    p.add_argument(
+        "--cc",
+        choices=["tahoe", "reno"],
+        default="tahoe",
+        help="congestion control of the windowed modes: tahoe (default, the course's) or reno",
+    )
 
 
 def add_report_options(p: argparse.ArgumentParser, json_where: str) -> None:
@@ -247,6 +287,8 @@ def _add_send(sub: Subcommands) -> None:
             "fsm-tcp send 127.0.0.1 8000 file.bin",
             "tar c somedir | fsm-tcp send 127.0.0.1 8000",
             "fsm-tcp send --json --loss 0.2 127.0.0.1 8000 file.bin > stats.json",
+            "fsm-tcp send --mode go_back_n --mss 8 --cc tahoe 127.0.0.1 8000 file.bin",
+            "fsm-tcp send --dialect listener-ack-plus2 127.0.0.1 8000 file.bin",
         ],
     )
     p.add_argument("host", help="address or name of the server (as given to serve --host)")
@@ -256,6 +298,7 @@ def _add_send(sub: Subcommands) -> None:
     )
     add_report_options(p, "stdout")
     add_network_options(p)
+    add_window_options(p)
 
 
 def _add_demo(sub: Subcommands) -> None:
@@ -300,7 +343,11 @@ def _add_bench(sub: Subcommands) -> None:
         "bench",
         cmd_bench,
         help="goodput, loss cost and simulator speed, with ratios",
-        examples=["fsm-tcp bench", "fsm-tcp bench --size 4194304 --sim-seconds 5"],
+        examples=[
+            "fsm-tcp bench",
+            "fsm-tcp bench --size 4194304 --sim-seconds 5",
+            "fsm-tcp bench --only window,aioquic,loss1 --runs 1",
+        ],
     )
     p.add_argument(
         "--size",
@@ -323,6 +370,9 @@ def _add_bench(sub: Subcommands) -> None:
         metavar="S",
         help="seconds to run simulated lifecycles for (default 1)",
     )
+    from .bench import add_arguments
+
+    add_arguments(p)
 
 
 def _add_proxy(sub: Subcommands) -> None:
@@ -366,6 +416,38 @@ def _add_proxy(sub: Subcommands) -> None:
         "--jitter", type=non_negative, default=0.0, metavar="MS", help="random extra delay (ms)"
     )
     p.add_argument("--seed", type=int, default=None, metavar="N", help="seed of the faults")
+    p.add_argument(
+        "--schedule",
+        metavar="RULES",
+        help="scripted faults on named segments, e.g. 'drop:data:c2s:last,dup:ack-data:s2c:1' "
+        "(ACTION:KIND[:DIR][:first|last|N]; see fsm_tcp/schedule.py)",
+    )
+
+
+def _add_dialects(sub: Subcommands) -> None:
+    add_command(
+        sub,
+        "dialects",
+        cmd_dialects,
+        help="list the dialects fsm_tcp speaks, with every variable of each",
+        description="List the dialects: 'canonical' (PROTOCOL.md), one profile per recorded "
+        "implementation (named for what it does) and a synthetic one, each with the value "
+        "of every variable implementations bend. 'auto', the default of serve and send, "
+        "speaks PROTOCOL.md and adapts to what the peer shows.",
+        examples=["fsm-tcp dialects", "fsm-tcp serve --dialect end-numbered --port 8000"],
+    )
+
+
+def _add_check(sub: Subcommands) -> None:
+    from . import check
+
+    check.register(sub)
+
+
+def _add_plot(sub: Subcommands) -> None:
+    from . import plot
+
+    plot.register(sub)
 
 
 def _add_diagram(sub: Subcommands) -> None:
@@ -417,6 +499,9 @@ COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     _add_proxy,
     _add_diagram,
     _add_trace,
+    _add_dialects,
+    _add_check,
+    _add_plot,
 )
 
 
@@ -635,7 +720,10 @@ def _socket(args: argparse.Namespace, sinks: _Sinks, name: str) -> SocketTCP:
 
 def _timers(args: argparse.Namespace) -> dict[str, Any]:
     """The Config options serve and send take from the command line."""
-    timers: dict[str, Any] = {"secure": args.secure}
+    timers: dict[str, Any] = {"secure": args.secure, "dialect": args.dialect}
+    for option in ("mss", "window", "cc"):  # send only
+        if getattr(args, option, None) is not None:
+            timers[option] = getattr(args, option)
     if args.initial_rto is not None:
         if args.initial_rto <= 0:
             raise UsageError("--initial-rto must be > 0")
@@ -678,6 +766,8 @@ class Summary:
     segments_received: int
     srtt_ms: float | None
     simulated_losses: int
+    #: What auto saw of the peer's dialect (dialects.describe): --debug prints it.
+    peer_dialect: str = ""
 
     @classmethod
     def of(
@@ -698,6 +788,7 @@ class Summary:
             segments_received=stats.segments_received if stats else 0,
             srtt_ms=None if srtt is None else round(srtt * 1000, 3),
             simulated_losses=sock.udp.lost_sends + sock.udp.lost_receives,
+            peer_dialect=dialects.describe(conn.dialect_findings) if conn is not None else "",
         )
 
     @property
@@ -733,6 +824,8 @@ class Summary:
 
 
 def _report(summary: Summary, args: argparse.Namespace, json_to: TextIO) -> None:
+    if args.debug and summary.peer_dialect:
+        say(f"{summary.peer}: {summary.peer_dialect}")
     if args.json:
         print(summary.as_json(), file=json_to, flush=True)
     elif not args.quiet:
@@ -965,7 +1058,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     try:
         try:
             sock.connect((host, args.port))
-            sock.send(data, progress=display)
+            sock.send(data, progress=display, mode=args.mode)
             delivered = True
         finally:  # the line ends before any other message, whatever happened
             if display is not None:
@@ -1071,24 +1164,45 @@ def _demo_summary(
 
 # ---------------------------------------------------------------------- bench / proxy
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_all
+    from .bench import run_from_args
 
-    run_all(args.size, args.loss_size, args.sim_seconds, sys.stdout)
+    run_from_args(args, sys.stdout)
     return 0
 
 
 def cmd_proxy(args: argparse.Namespace) -> int:
     from .proxy import FaultProxy, Faults
+    from .schedule import parse_schedule
 
     faults = Faults(args.loss, args.dup, args.reorder, args.delay / 1000, args.jitter / 1000)
     target = (resolve(args.to[0]), args.to[1])
-    proxy = FaultProxy((resolve(args.host), args.listen), target, faults, seed=args.seed)
+    schedule = parse_schedule(args.schedule) if args.schedule else None
+    proxy = FaultProxy(
+        (resolve(args.host), args.listen), target, faults, seed=args.seed, schedule=schedule
+    )
     asyncio.run(_run_proxy(proxy))
     s = proxy.stats
     say(
         f"proxy stopped: {s.forwarded} forwarded, {s.dropped} dropped, "
         f"{s.duplicated} duplicated, {s.reordered} reordered, {s.sessions} session(s)"
     )
+    return 0
+
+
+def cmd_dialects(_args: argparse.Namespace) -> int:
+    rows = dialects.table()
+    names = [v for v in rows[0] if v not in ("name", "summary", "notes")]
+    width = max(len(v) for v in names)
+    for row in rows:
+        print(f"{row['name']}: {row['summary']}")
+        for v in names:
+            value = row[v]
+            mark = "" if value == getattr(dialects.CANONICAL, v) else "   *"
+            print(f"  {v:{width}}  {value!r}{mark}")
+        if row["notes"]:
+            print(f"  ({row['notes']})")
+        print()
+    print("* differs from PROTOCOL.md. 'auto' (the default) starts there and adapts.")
     return 0
 
 

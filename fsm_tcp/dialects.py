@@ -188,7 +188,7 @@ AUTO = "auto"
 
 
 def names() -> list[str]:
-    return [AUTO, *PROFILES]
+    return [AUTO, *PROFILES, SYNTHETIC.name]
 
 
 def resolve(dialect: str | Dialect) -> Dialect | None:
