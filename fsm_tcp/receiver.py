@@ -124,8 +124,8 @@ class Receiver:
     def ack(self, seq: int) -> None:
         """The cumulative ACK, with SACK blocks while segments are held beyond it."""
         c = self.c
-        if self.draining:
-            return
+        if self.draining or seq in self.held:
+            return  # the held segments from seq on are taken next, then one ACK for all
         if self.held:
             self.pending_ack = None
             c._emit(c._f_ack % seq + format_sack(self.sack.blocks()))
@@ -443,7 +443,11 @@ class Receiver:
         c = self.c
         self._accept_length()
         self.remaining = self.announced
-        first_at_seq = c._fast_ok and not c._d.data_seq_gap
+        # the first chunk takes the general path while auto has not seen how the peer
+        # numbers data (it decides whether segments may be held out of order)
+        adapt = c._adapt
+        unsure = adapt is not None and "data_seq" not in adapt.confirmed
+        first_at_seq = c._fast_ok and not c._d.data_seq_gap and not unsure
         self.head = c._f_data % c.seq if first_at_seq else b"\xff"  # for the fast path
         self.head_seq = c.seq
 

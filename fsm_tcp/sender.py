@@ -196,14 +196,16 @@ class Sender:
     def _acked_to(self, ack: int, seg: Segment | None) -> None:
         """A cumulative ACK of new data: slide over every segment it covers."""
         c, flight = self.c, self.flight
-        sent_at, covered, acked = -1.0, c.seq, 0
+        sent_at, covered, acked, resent = -1.0, c.seq, 0, False
         while flight and flight[0][1] <= ack:
             _start, covered, _pkt, sent_at = flight.popleft()
             acked += 1
+            resent = resent or sent_at < 0.0
         # An RTT sample from the newest segment covered (Karn: never a resent one), unless
-        # the ACK jumped over a repaired hole: that segment was held for a while, its
-        # round trip is not the path's.
-        c._segment_acked(sent_at if acked <= 2 else -1.0)
+        # the ACK jumped over a repaired hole (a resent segment among those covered, or
+        # many at once): the newest was held by the receiver meanwhile, and its round trip
+        # is not the path's (at 20% loss such samples drove the RTO to a second).
+        c._segment_acked(sent_at if acked <= 2 and not resent else -1.0)
         new_bytes = covered - c.seq
         c.seq = covered
         if flight:
