@@ -12,24 +12,30 @@ import pytest
 from netutil import spawn
 
 from fsm_tcp import SocketTCP, SocketUDP, socket_tcp
+from fsm_tcp.engine import Closed
 from fsm_tcp.errors import ConnectionClosed, ConnectionTimeout, InvalidArgument, MalformedSegment
 from fsm_tcp.socket_tcp import default_busy_poll
 
 FAST = {"initial_rto": 0.05, "max_retries": 20}
 
 
-def course_server(server: SocketTCP) -> tuple[bytes, bytes, bytes]:
-    # the course's server5/server8 test, unchanged but for returning what it read
+def course_server(server: SocketTCP, read: list[bytes] | None = None) -> tuple[bytes, bytes, bytes]:
+    # the course's server5/server8 test, unchanged but for returning what it read (and
+    # putting each read in ``read`` as it comes)
+    read = [] if read is None else read
     connection, _address = server.accept()
     buff_size = 16
     full_message = connection.recv(buff_size)
     first = full_message
+    read.append(first)
     buff_size = 19
     full_message = connection.recv(buff_size)
     second = full_message
+    read.append(second)
     buff_size = 14
     message_part_1 = connection.recv(buff_size)
     message_part_2 = connection.recv(buff_size)
+    read.append(message_part_1 + message_part_2)
     connection.recv_close()
     return first, second, message_part_1 + message_part_2
 
@@ -45,17 +51,24 @@ def course_client(client: SocketTCP, address: tuple[str, int]) -> None:
 def run_course_test(loss: float, seed: int) -> None:
     server = SocketTCP(loss_rate=loss, seed=seed, **FAST)
     server.bind(("127.0.0.1", 0))
-    worker = spawn(lambda: course_server(server))
+    read: list[bytes] = []
+    worker = spawn(lambda: course_server(server, read))
     client = SocketTCP(loss_rate=loss, seed=seed + 1000, **FAST)
     try:
         course_client(client, server.getsockname())
-        first, second, third = worker.outcome(60)
+        assert client.conn is not None
+        reasons = [e.reason for e in iter(client.conn.next_event, None) if isinstance(e, Closed)]
+        if reasons == ["no answer to FIN; peer assumed gone"]:
+            # PROTOCOL.md 4: close() gives up after 3 FINs go unanswered; when all three
+            # are lost (0.8% at 20% loss) recv_close() outwaits any sender (minutes), so
+            # only the data is checked
+            worker.join(2)
+        else:
+            worker.outcome(60)
     finally:
         server.close()
         client.close()
-    assert first == b"Mensje de len=16"
-    assert second == b"Mensaje de largo 19"
-    assert third == b"Mensaje de largo 19"
+    assert read == [b"Mensje de len=16", b"Mensaje de largo 19", b"Mensaje de largo 19"]
 
 
 def test_course_program_without_loss() -> None:
