@@ -337,7 +337,10 @@ class Receiver:
         if not (c.config.sack and n and c.canonical_numbering(receiving=True)):
             return False
         used = self.unread + sum(len(d) for d in self.held.values())
-        return seg.seq + n - c._rcv_nxt + used <= c.config.receive_buffer
+        # the room in-order data gets too (_on_chunk): the buffer, or what the application
+        # is waiting for, when that is more (recv_message() waits for a whole message)
+        room = max(c.config.receive_buffer, self.wanted)
+        return seg.seq + n - c._rcv_nxt + used <= room
 
     def _hold(self, seg: Segment) -> None:
         c = self.c
