@@ -179,8 +179,11 @@ def _draw_series(ax: Any, data: CwndSeries) -> None:
             label="retransmission",
             gid="retransmissions",
         )
-    for when, _old, new in data.changes():
+    changes = data.changes()
+    for when, _old, new in changes:
         ax.axvline(when, color="#555555", ls=":", lw=1, gid="state-change")
+        if len(changes) > MAX_LABELLED_CHANGES:
+            continue  # a lossy run changes state hundreds of times: the shading says it
         ax.annotate(
             new,
             (when, 1.0),
@@ -191,6 +194,10 @@ def _draw_series(ax: Any, data: CwndSeries) -> None:
             fontsize="x-small",
             color="#333333",
         )
+
+
+#: Beyond this many state changes their names would print over each other.
+MAX_LABELLED_CHANGES = 20
 
 
 def _shade_states(ax: Any, data: CwndSeries) -> None:
