@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
 
+from .argtypes import at_least_one, non_negative
 from .engine import Config
 from .sim import DROP, Fault, run_lifecycle
 
@@ -904,21 +905,30 @@ def parse_parts(text: str) -> tuple[str, ...]:
     return names
 
 
-def _at_least_one(text: str) -> int:
-    """A whole number >= 1, for sizes, windows and run counts."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of the parts beyond 1-4 (``fsm-tcp bench`` has --size, --loss-size and
-    --sim-seconds already)."""
+    """Every option of ``fsm-tcp bench`` (and ``python -m fsm_tcp.bench``)."""
     d = Settings()
+    p.add_argument(
+        "--size",
+        type=at_least_one,
+        default=d.size,
+        metavar="N",
+        help=f"bytes of the no-loss stop-and-wait transfers (default {d.size})",
+    )
+    p.add_argument(
+        "--loss-size",
+        type=at_least_one,
+        default=d.loss_size,
+        metavar="N",
+        help=f"bytes of the stop-and-wait transfers at 20%% loss (default {d.loss_size})",
+    )
+    p.add_argument(
+        "--sim-seconds",
+        type=non_negative,
+        default=d.sim_seconds,
+        metavar="S",
+        help=f"seconds of simulated lifecycles (default {d.sim_seconds:g})",
+    )
     p.add_argument(
         "--only",
         type=parse_parts,
@@ -937,7 +947,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     for flag, default, what in numbers:
         p.add_argument(
             flag,
-            type=_at_least_one,
+            type=at_least_one,
             default=default,
             metavar="N",
             help=f"{what} (default {default})",
@@ -967,29 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fsm_tcp.bench``: the same as ``fsm-tcp bench``, with every part's options."""
     import sys
 
-    d = Settings()
     p = argparse.ArgumentParser(prog="python -m fsm_tcp.bench", description=__doc__)
-    p.add_argument(
-        "--size",
-        type=_at_least_one,
-        default=d.size,
-        metavar="N",
-        help=f"bytes of the no-loss stop-and-wait transfers (default {d.size})",
-    )
-    p.add_argument(
-        "--loss-size",
-        type=_at_least_one,
-        default=d.loss_size,
-        metavar="N",
-        help=f"bytes of the stop-and-wait transfers at 20%% loss (default {d.loss_size})",
-    )
-    p.add_argument(
-        "--sim-seconds",
-        type=float,
-        default=d.sim_seconds,
-        metavar="S",
-        help=f"seconds of simulated lifecycles (default {d.sim_seconds:g})",
-    )
     add_arguments(p)
     run_from_args(p.parse_args(argv), sys.stdout)
     return 0

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 from . import dialects
+from .argtypes import non_negative, port_number, positive_int, probability
 from .engine import Address, Connection, Tracer
 from .errors import FsmTcpError, InvalidArgument
 from .socket_tcp import SocketTCP
@@ -62,31 +63,6 @@ class PipeClosed(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-def _number(
-    convert: Callable[[str], float], what: str, ok: Callable[[float], bool], bound: str
-) -> Callable[[str], Any]:
-    """An argparse type: convert, then check a bound; both failures say what was wrong."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
-        if not ok(value):
-            raise argparse.ArgumentTypeError(f"{bound}, got {text}")
-        return value
-
-    return parse
-
-
-probability = _number(
-    float, "a number", lambda v: 0.0 <= v <= 1.0, "must be a probability in [0, 1]"
-)
-port_number = _number(int, "a port number", lambda v: 0 <= v <= 65535, "port must be 0..65535")
-positive_int = _number(int, "a whole number", lambda v: v >= 0, "must be >= 0")
-non_negative = _number(float, "a number", lambda v: v >= 0, "must be >= 0")
 
 
 def host_port(text: str) -> tuple[str, int]:
@@ -348,27 +324,6 @@ def _add_bench(sub: Subcommands) -> None:
             "fsm-tcp bench --size 4194304 --sim-seconds 5",
             "fsm-tcp bench --only window,aioquic,loss1 --runs 1",
         ],
-    )
-    p.add_argument(
-        "--size",
-        type=positive_int,
-        default=1 << 20,
-        metavar="N",
-        help="bytes of the no-loss transfers (default 1 MiB)",
-    )
-    p.add_argument(
-        "--loss-size",
-        type=positive_int,
-        default=64 << 10,
-        metavar="N",
-        help="bytes of the transfers at 20%% loss (default 64 KiB)",
-    )
-    p.add_argument(
-        "--sim-seconds",
-        type=non_negative,
-        default=1.0,
-        metavar="S",
-        help="seconds to run simulated lifecycles for (default 1)",
     )
     from .bench import add_arguments
 

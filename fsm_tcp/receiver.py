@@ -395,6 +395,10 @@ class Receiver:
         self._accept_chunk(start, n)
         if self.remaining == 0:
             self._fire("rx_last_chunk")
+        elif c._fast_ok and not self.held and c.snd.tx == M.TX_IDLE:
+            # the first chunk of a message comes this way (auto sees its numbering): the
+            # steady state, and its promise, start with it all the same
+            self._promise_next_ack(self.unread)
 
     # ================================================================ table callbacks
     def _fire(self, trigger: str) -> None:

@@ -62,15 +62,14 @@ def test_parts_are_chosen_by_name() -> None:
 
 def test_options_reach_the_settings() -> None:
     p = argparse.ArgumentParser()
-    for flag, default in (("--size", 1), ("--loss-size", 2), ("--sim-seconds", 0.5)):
-        p.add_argument(flag, default=default)
-    bench.add_arguments(p)
+    bench.add_arguments(p)  # every option, the stop-and-wait parts' included
     args = p.parse_args(
-        ["--only", "sim", "--sr-size", "4096", "--window", "8", "--runs", "1", "--sr-cc", "tahoe"]
-    )
+        ["--only", "sim", "--sr-size", "4096", "--window", "8", "--runs", "1", "--sr-cc", "tahoe",
+         "--sim-seconds", "0.5"]
+    )  # fmt: skip
     assert args.only == ("sim",) and args.sr_size == 4096 and args.window == 8
     assert args.sr_cc == "tahoe"
-    for bad in (["--runs", "0"], ["--window", "x"], ["--sr-cc", "cubic"]):
+    for bad in (["--runs", "0"], ["--window", "x"], ["--sr-cc", "cubic"], ["--size", "0"]):
         with pytest.raises(SystemExit):
             p.parse_args(bad)
     lines = io.StringIO()

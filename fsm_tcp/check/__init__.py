@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..argtypes import at_least_one, scale
 from ..dialects import names as dialect_names
 from ..errors import InvalidArgument
 from .catalogue import BY_NAME, CATALOGUE
@@ -75,11 +76,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON document (table on stderr)")
     p.add_argument("--report", metavar="DIR", help="write index.md, report.json and pcap files")
     p.add_argument(
-        "--jobs", type=_positive, default=2, metavar="N", help="scenarios run at once (default 2)"
+        "--jobs",
+        type=at_least_one,
+        default=2,
+        metavar="N",
+        help="scenarios run at once (default 2)",
     )
     p.add_argument(
         "--timeout-scale",
-        type=_scale,
+        type=scale,
         default=1.0,
         metavar="X",
         help="multiply every time bound (HANG, SLOW, start-up) by X (default 1)",
@@ -107,22 +112,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     p.set_defaults(func=run)
     return p
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(text)
-
-
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.01 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"must be in [0.01, 100], got {text}")
-    return value
 
 
 def programs_from(args: argparse.Namespace) -> list[Program]:
