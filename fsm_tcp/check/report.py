@@ -64,7 +64,12 @@ def dialects(results: Sequence[Result]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for r in results:
         seen = out.setdefault(r.role, [])
-        seen += [d for d in r.dialect if d not in seen]
+        # one line per variable=value: every run shows it in segments of its own
+        shown = {line.split(" (", 1)[0] for line in seen}
+        for line in r.dialect:
+            if line.split(" (", 1)[0] not in shown:
+                shown.add(line.split(" (", 1)[0])
+                seen.append(line)
     return out
 
 

@@ -451,7 +451,8 @@ def _dialect(sock: SocketTCP) -> list[str]:
         variable = getattr(f, "variable", "?")
         value, canonical = getattr(f, "value", "?"), getattr(f, "canonical", "?")
         segment = getattr(f, "segment", "")
-        lines.append(f"{variable}={value} (PROTOCOL.md: {canonical}; seen in {segment})")
+        how = "inferred from" if getattr(f, "inferred", False) else "seen in"
+        lines.append(f"{variable}={value} (PROTOCOL.md: {canonical}; {how} {segment})")
     return lines
 
 
