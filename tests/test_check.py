@@ -19,6 +19,7 @@ import pytest
 from netutil import spawn
 
 from fsm_tcp import SocketTCP
+from fsm_tcp import dialects as D
 from fsm_tcp.check import check, pcap, register, run
 from fsm_tcp.check.catalogue import CATALOGUE
 from fsm_tcp.check.report import Table, passed
@@ -254,3 +255,21 @@ def test_fsm_tcp_own_serve_and_send_pass_every_scenario() -> None:
     results = check(programs, Options(jobs=2), Table(sys.stderr))
     assert _failures(results) == {}
     assert len(results) == 2 * len(CATALOGUE)
+
+
+@pytest.mark.check_matrix
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("dialect", sorted(D.PROFILES))
+def test_fsm_tcp_in_every_dialect_passes_every_scenario_against_auto(dialect: str) -> None:
+    """fsm_tcp speaking each profile, checked by an end that adapts (--peer-dialect auto):
+    every scenario passes, and the no-fault run says what deviates."""
+    fsm = f"{sys.executable} -m fsm_tcp"
+    programs = [
+        Program(SERVER, f"{fsm} serve --port {{port}} --output {{out}} --once "
+                f"--dialect {dialect}", "file"),
+        Program(CLIENT, f"{fsm} send --dialect {dialect} 127.0.0.1 {{port}} {{file}}"),
+    ]  # fmt: skip
+    options = Options(jobs=2)
+    options.peer_dialect = "auto"
+    results = check(programs, options)
+    assert _failures(results) == {}
