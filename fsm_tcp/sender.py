@@ -214,10 +214,12 @@ class Sender:
             self.board.on_ack(covered, self._blocks(seg))
         cong = self.cong
         if self.mode != STOP_AND_WAIT and cong is not None and new_bytes > 0:
-            # per ACK, as the course counts; at most two segments' worth (RFC 3465's L)
+            # per ACK of new data one MSS, as the course counts (PROTOCOL.md 6: a length
+            # segment's 2-byte ACK grows cwnd as a full chunk's does), at most two
+            # segments' worth per ACK (RFC 3465's L)
             for _ in range(min(acked, 2)):
                 recovering = cong.cc == M.FAST_RECOVERY
-                cong.on_ack(min(new_bytes, c.config.mss))
+                cong.on_ack(c.config.mss)
                 if recovering:
                     break  # RFC 5681 3.2 step 6: this ACK deflates cwnd, nothing more
             self._trace_cwnd()

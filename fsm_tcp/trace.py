@@ -93,4 +93,12 @@ class Console:
             return f"{t} {who}    [{r['machine']}] {r['src']} --{r['trigger']}--> {r['dst']}"
         if kind == "malformed":
             return f"{t} {who} !! malformed datagram dropped: {r.get('why')}"
+        if kind == "cwnd":  # the course asks a windowed sender to show these as they change
+            ssthresh = r.get("ssthresh")
+            return (
+                f"{t} {who}    window {r.get('window')} segments, cwnd {r.get('cwnd')} B, "
+                f"ssthresh {'unset' if ssthresh is None else f'{ssthresh} B'}, {r.get('state')}"
+            )
+        if kind == "dialect" and r.get("findings"):
+            return f"{t} {who}    dialect: {r['findings'][-1]}"
         return None

@@ -128,7 +128,7 @@ def windowed(conn: Connection, s: int, mode: str, size: int = 40, cwnd_segments:
     conn.send(bytes(range(size)), 0.05, mode=mode)
     assert seqs(conn) == [s]  # slow start: one segment, the length
     assert conn.snd.cong is not None
-    conn.snd.cong.cwnd = cwnd_segments * 4
+    conn.snd.cong.cwnd = (cwnd_segments - 1) * 4  # the length's ACK adds one MSS (course)
     d = s + 2
     assert ack(conn, d) == [d + 4 * i for i in range(cwnd_segments)]
     return d
