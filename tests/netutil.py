@@ -34,3 +34,11 @@ def spawn(target: Callable[[], Any]) -> Worker:
     worker = Worker(target)
     worker.start()
     return worker
+
+
+def serve_one_message(server: Any) -> bytes | None:
+    """A SocketTCP server's side of one conversation: accept, read one message, close."""
+    conn, _ = server.accept()
+    got: bytes | None = conn.recv_message()
+    conn.recv_close()
+    return got

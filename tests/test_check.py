@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from netutil import spawn
+from netutil import serve_one_message, spawn
 
 from fsm_tcp import SocketTCP
 from fsm_tcp import dialects as D
@@ -117,13 +117,7 @@ def test_the_scripted_proxy_drops_exactly_the_last_data_segment() -> None:
     server.bind(("127.0.0.1", 0))
     listener = server.getsockname()
 
-    def serve() -> bytes | None:
-        conn, _ = server.accept()
-        got = conn.recv_message()
-        conn.recv_close()
-        return got
-
-    worker = spawn(serve)
+    worker = spawn(lambda: serve_one_message(server))
 
     async def main() -> FaultProxy:
         proxy = FaultProxy(

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from netutil import spawn
+from netutil import serve_one_message, spawn
 from test_cli import announced_port, background, run
 
 from fsm_tcp import SocketTCP
@@ -47,13 +47,7 @@ def _through_sockets(server_dialect: str, client_dialect: str, loss: float, seed
     server.bind(("127.0.0.1", 0))
     port = server.getsockname()[1]
 
-    def serve() -> bytes | None:
-        conn, _ = server.accept()
-        got = conn.recv_message()
-        conn.recv_close()
-        return got
-
-    worker = spawn(serve)
+    worker = spawn(lambda: serve_one_message(server))
     client = SocketTCP(dialect=client_dialect, loss_rate=loss, seed=seed + 1, busy_poll=0,
                        initial_rto=0.05, min_rto=0.02, max_retries=30)  # fmt: skip
     try:
