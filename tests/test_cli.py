@@ -214,3 +214,32 @@ def test_serve_takes_a_second_client_while_a_long_transfer_runs(tmp_path: Path) 
                 slow.wait()
     # messages are written whole as they complete: the short one did not wait for the long one
     assert dst.read_bytes() == short + long
+
+
+@pytest.mark.parametrize("mode", ["go_back_n", "selective_repeat"])
+def test_windowed_send_through_the_proxy_with_loss_duplication_and_reordering(
+    tmp_path: Path, mode: str
+) -> None:
+    data = os.urandom(64 << 10)
+    src, dst = tmp_path / "in.bin", tmp_path / "out.bin"
+    src.write_bytes(data)
+    faults = ("--loss", "0.05", "--dup", "0.05", "--reorder", "0.05", "--seed", "4")
+    with background("serve", "--port", "0", "--once", "--output", str(dst)) as server:
+        port = announced_port(server)
+        with background("proxy", "--listen", "0", "--to", f"127.0.0.1:{port}", *faults) as proxy:
+            proxy_port = announced_port(proxy)
+            sent = run("send", "--mode", mode, "--mss", "200", "--cc", "reno", "--json",
+                       "127.0.0.1", str(proxy_port), str(src), timeout=120)  # fmt: skip
+            assert sent.returncode == 0, sent.stderr
+            assert server.wait(60) == 0
+            proxy.terminate()
+            assert proxy.wait(10) == 0
+            assert proxy.stderr is not None
+            summary = proxy.stderr.read().decode()
+    assert dst.read_bytes() == data
+    stats = json.loads(sent.stdout)
+    assert stats["bytes"] == len(data) and stats["retransmissions"] > 0
+    dropped, duplicated, reordered = (
+        int(x) for x in re.findall(r"(\d+) dropped, (\d+) duplicated, (\d+) reordered", summary)[0]
+    )
+    assert dropped > 0 and duplicated > 0 and reordered > 0
