@@ -621,12 +621,10 @@ class _Sinks:
     """
 
     def __init__(self, trace: str | None, narrate: _Lines | None) -> None:
-        self.started = time.monotonic()
         self._file: TextIO | None = None
         self._sinks: list[Tracer] = []
         self._lock = threading.Lock()
         self._closed = False
-        self._unclocked: dict[str, dict[str, Any]] = {}  # by connection name
         if trace:
             try:
                 self._file = open(trace, "w")  # noqa: SIM115 - closed in close()
@@ -643,16 +641,8 @@ class _Sinks:
         with self._lock:
             if self._closed:  # a connection thread still running after the command ended
                 return
-            if record["t"] < self.started:
-                # Connection.listen() takes no time, so its record carries the engine's unset
-                # clock (0.0): that was the demo's "-459.1667" line. The listener hands the
-                # new connection its SYN at once: the passive open takes that datagram's time.
-                self._unclocked[record["conn"]] = record
-                return
-            early = self._unclocked.pop(record["conn"], None)
-            for rec in (record,) if early is None else (dict(early, t=record["t"]), record):
-                for sink in self._sinks:
-                    sink(rec)
+            for sink in self._sinks:
+                sink(record)
 
     def close(self) -> None:
         with self._lock:

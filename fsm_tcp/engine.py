@@ -228,10 +228,12 @@ class Connection:
         self._listener_addr = tuple(address)
         self._fire("lifecycle", "open_active")
 
-    def listen(self) -> None:
-        """Passive open: this connection will take the first SYN it is given."""
+    def listen(self, now: float = 0.0) -> None:
+        """Passive open: this connection will take the first SYN it is given. ``now`` puts
+        the passive open on the driver's clock (traces show when it happened)."""
         self._require_fresh("listen")
         self._opened = True
+        self._now = now
         self._fire("lifecycle", "open_passive")
 
     def send(self, message: bytes, now: float, mode: str = STOP_AND_WAIT) -> None:

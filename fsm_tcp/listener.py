@@ -74,7 +74,7 @@ class Listener:
         name = f"server#{self.stats.accepted + 1}"
         tracer = self._tracer_for(name) if self._tracer_for else None
         conn = Connection(self.config, rng=self._rng, tracer=tracer, name=name)
-        conn.listen()
+        conn.listen(now)
         conn.receive_datagram(data, addr, now)
         self._conns[addr] = conn
         self._half_open[addr] = conn
