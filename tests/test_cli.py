@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,29 +68,19 @@ def test_a_random_binary_mebibyte_through_serve_and_send(tmp_path: Path) -> None
     assert {"t", "conn", "machine", "trigger", "src", "dst", "life", "tx", "rx"} <= set(first)
 
 
-def test_256_kib_through_the_proxy_with_loss_duplication_and_reordering(tmp_path: Path) -> None:
-    data = os.urandom(256 << 10)
+def through_proxy(
+    tmp_path: Path, data: bytes, faults: Sequence[str], *send_options: str
+) -> subprocess.CompletedProcess[bytes]:
+    """``data`` from send to serve through the fault proxy; checks that it arrived exact and
+    that the proxy dropped, duplicated and reordered something; returns send's result."""
     src, dst = tmp_path / "in.bin", tmp_path / "out.bin"
     src.write_bytes(data)
     with background("serve", "--port", "0", "--once", "--output", str(dst)) as server:
         port = announced_port(server)
-        with background(
-            "proxy",
-            "--listen",
-            "0",
-            "--to",
-            f"127.0.0.1:{port}",
-            "--loss",
-            "0.2",
-            "--dup",
-            "0.05",
-            "--reorder",
-            "0.05",
-            "--seed",
-            "3",
-        ) as proxy:
+        with background("proxy", "--listen", "0", "--to", f"127.0.0.1:{port}", *faults) as proxy:
             proxy_port = announced_port(proxy)
-            sent = run("send", "127.0.0.1", str(proxy_port), str(src), timeout=240)
+            sent = run("send", *send_options, "127.0.0.1", str(proxy_port), str(src),
+                       timeout=240)  # fmt: skip
             assert sent.returncode == 0, sent.stderr
             assert server.wait(60) == 0
             proxy.terminate()
@@ -102,6 +92,12 @@ def test_256_kib_through_the_proxy_with_loss_duplication_and_reordering(tmp_path
         int(x) for x in re.findall(r"(\d+) dropped, (\d+) duplicated, (\d+) reordered", summary)[0]
     )
     assert dropped > 0 and duplicated > 0 and reordered > 0
+    return sent
+
+
+def test_256_kib_through_the_proxy_with_loss_duplication_and_reordering(tmp_path: Path) -> None:
+    faults = ("--loss", "0.2", "--dup", "0.05", "--reorder", "0.05", "--seed", "3")
+    through_proxy(tmp_path, os.urandom(256 << 10), faults)
 
 
 def test_stdin_to_stdout_with_zero_bytes() -> None:
@@ -221,25 +217,9 @@ def test_windowed_send_through_the_proxy_with_loss_duplication_and_reordering(
     tmp_path: Path, mode: str
 ) -> None:
     data = os.urandom(64 << 10)
-    src, dst = tmp_path / "in.bin", tmp_path / "out.bin"
-    src.write_bytes(data)
     faults = ("--loss", "0.05", "--dup", "0.05", "--reorder", "0.05", "--seed", "4")
-    with background("serve", "--port", "0", "--once", "--output", str(dst)) as server:
-        port = announced_port(server)
-        with background("proxy", "--listen", "0", "--to", f"127.0.0.1:{port}", *faults) as proxy:
-            proxy_port = announced_port(proxy)
-            sent = run("send", "--mode", mode, "--mss", "200", "--cc", "reno", "--json",
-                       "127.0.0.1", str(proxy_port), str(src), timeout=120)  # fmt: skip
-            assert sent.returncode == 0, sent.stderr
-            assert server.wait(60) == 0
-            proxy.terminate()
-            assert proxy.wait(10) == 0
-            assert proxy.stderr is not None
-            summary = proxy.stderr.read().decode()
-    assert dst.read_bytes() == data
+    sent = through_proxy(
+        tmp_path, data, faults, "--mode", mode, "--mss", "200", "--cc", "reno", "--json"
+    )
     stats = json.loads(sent.stdout)
     assert stats["bytes"] == len(data) and stats["retransmissions"] > 0
-    dropped, duplicated, reordered = (
-        int(x) for x in re.findall(r"(\d+) dropped, (\d+) duplicated, (\d+) reordered", summary)[0]
-    )
-    assert dropped > 0 and duplicated > 0 and reordered > 0
