@@ -393,16 +393,29 @@ def _add_dialects(sub: Subcommands) -> None:
     )
 
 
+def _add_module(sub: Subcommands, name: str, module: Any) -> None:
+    """A command whose module holds HELP, DESCRIPTION, EPILOG, add_arguments and run."""
+    p = sub.add_parser(
+        name,
+        help=module.HELP,
+        description=module.DESCRIPTION,
+        epilog=module.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    module.add_arguments(p)
+    p.set_defaults(func=module.run)
+
+
 def _add_check(sub: Subcommands) -> None:
     from . import check
 
-    check.register(sub)
+    _add_module(sub, "check", check)
 
 
 def _add_plot(sub: Subcommands) -> None:
     from . import plot
 
-    plot.register(sub)
+    _add_module(sub, "plot", plot)
 
 
 def _add_diagram(sub: Subcommands) -> None:

@@ -215,22 +215,19 @@ def _shade_states(ax: Any, data: CwndSeries) -> None:
 
 
 # ------------------------------------------------------------------ the command
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``plot`` to the ``fsm-tcp`` subcommands (``cli.build_parser`` calls this)."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "plot",
-        help="cwnd and ssthresh over time from a --trace log (needs matplotlib)",
-        description="Draw cwnd and ssthresh over time, retransmissions and congestion-state "
-        "changes marked, from a JSON-lines trace.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+HELP = "cwnd and ssthresh over time from a --trace log (needs matplotlib)"
+DESCRIPTION = (
+    "Draw cwnd and ssthresh over time, retransmissions and congestion-state changes marked, "
+    "from a JSON-lines trace."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``plot`` subcommand's arguments."""
     p.add_argument("file", help="JSON-lines trace written by --trace")
     p.add_argument("--out", default="cwnd.svg", metavar="FILE", help="svg, png or pdf")
     p.add_argument("--conn", default=None, help="connection to draw (default: the first)")
     p.add_argument("--title", default="", help="title of the plot")
-    p.set_defaults(func=run)
-    return p
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from netutil import serve_one_message, spawn
 
 from fsm_tcp import SocketTCP
 from fsm_tcp import dialects as D
-from fsm_tcp.check import check, pcap, register, run
+from fsm_tcp.check import EPILOG, add_arguments, check, pcap, run
 from fsm_tcp.check.catalogue import CATALOGUE
 from fsm_tcp.check.report import Table, passed
 from fsm_tcp.check.runner import CLIENT, SERVER, Options, Program, Result, module_program
@@ -156,9 +156,9 @@ def test_the_scripted_proxy_drops_exactly_the_last_data_segment() -> None:
 
 # ---------------------------------------------------------------------- command line
 def _args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="fsm-tcp")
-    register(parser.add_subparsers())
-    return parser.parse_args(["check", *argv])
+    parser = argparse.ArgumentParser(prog="fsm-tcp check")
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
 
 
 def test_the_command_line_refuses_bad_input_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,8 +175,8 @@ def test_the_command_line_refuses_bad_input_in_one_line(capsys: pytest.CaptureFi
     listed = capsys.readouterr().out
     assert all(s.name in listed for s in CATALOGUE)
     assert len(CATALOGUE) >= 24
-    parser = argparse.ArgumentParser(prog="fsm-tcp")
-    check_parser = register(parser.add_subparsers())
+    check_parser = argparse.ArgumentParser(prog="fsm-tcp check", epilog=EPILOG)
+    add_arguments(check_parser)
     assert check_parser.epilog and "--module" in check_parser.epilog
     assert all(a.help for a in check_parser._actions)
 

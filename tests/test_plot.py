@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from fsm_tcp import machines as M
+from fsm_tcp.cli import main
 from fsm_tcp.congestion import Congestion
-from fsm_tcp.plot import NEED_MATPLOTLIB, register, run, series
+from fsm_tcp.plot import NEED_MATPLOTLIB, add_arguments, run, series
 
 
 def _synthetic_trace() -> list[dict[str, Any]]:
@@ -63,9 +64,9 @@ def _write(tmp_path: Path, records: list[dict[str, Any]]) -> Path:
 
 
 def _args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="fsm-tcp")
-    register(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["plot", *argv])
+    parser = argparse.ArgumentParser(prog="fsm-tcp plot")
+    add_arguments(parser)
+    return parser.parse_args(list(argv))
 
 
 def test_series_reads_cwnd_records_retransmissions_and_state_changes() -> None:
@@ -156,5 +157,5 @@ def test_bad_input_is_one_line(
 
 def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        _args("--help")
+        main(["plot", "--help"])
     assert "fsm-tcp plot run.jsonl --out cwnd.svg" in capsys.readouterr().out

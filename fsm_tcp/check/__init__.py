@@ -1,8 +1,8 @@
 """``fsm-tcp check``: test anyone's implementation of the protocol against the faults the
 course names (issue 10).
 
-The lead wires it into cli.py with ``check.register(subparsers)``; ``run(args)`` returns the
-exit status: 0 only when every scenario passes.
+The command line registers it as every command: a parser made from ``HELP``, ``DESCRIPTION``
+and ``EPILOG``, filled by ``add_arguments(parser)``; ``run(args)`` returns the exit status.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..argtypes import at_least_one, scale
 from ..dialects import names as dialect_names
@@ -21,7 +20,14 @@ from .catalogue import BY_NAME, CATALOGUE
 from .report import Table, passed, to_json, write_report
 from .runner import CLIENT, SERVER, Options, Program, Result, Runner, module_program
 
-__all__ = ["CATALOGUE", "check", "register", "run"]
+__all__ = ["CATALOGUE", "add_arguments", "check", "run"]
+
+HELP = "test a program or SocketTCP class against the course's faults"
+DESCRIPTION = (
+    "Run the scenario catalogue (lost, duplicated, late and reordered segments; 1-3 digit "
+    "lengths; UTF-8, ||| and binary payloads; random loss) against a program, with fsm_tcp "
+    "at the other end and a scripted fault proxy between."
+)
 
 EPILOG = """\
 examples:
@@ -40,17 +46,8 @@ send {file} as one message, close and exit. Exit status 0 only when every scenar
 """
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``check`` subcommand to the ``fsm-tcp`` parser's subparsers."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "check",
-        help="test a program or SocketTCP class against the course's faults",
-        description="Run the scenario catalogue (lost, duplicated, late and reordered "
-        "segments; 1-3 digit lengths; UTF-8, ||| and binary payloads; random loss) against "
-        "a program, with fsm_tcp at the other end and a scripted fault proxy between.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``check`` subcommand's arguments."""
     p.add_argument(
         "role",
         nargs="?",
@@ -110,8 +107,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "reports the program's dialect",
     )
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    p.set_defaults(func=run)
-    return p
 
 
 def programs_from(args: argparse.Namespace) -> list[Program]:
