@@ -541,19 +541,41 @@ def _draw_whole(ax: Any, bins: Bins, zoom: tuple[float, float]) -> None:
     low = _stepped([nan if v is None else v for v in bins.cwnd_min])
     high = _stepped([nan if v is None else v for v in bins.cwnd_max])
     ax.fill_between(
-        xs, low, high, step="post", color="#9fbbe0", lw=0, label="cwnd: lowest to highest",
+        xs,
+        low,
+        high,
+        step="post",
+        color="#9fbbe0",
+        lw=0,
+        label="cwnd: lowest to highest",
         gid="cwnd-range",
-    )  # fmt: skip
+    )
     ax.step(
-        xs, _stepped([nan if v is None else v for v in bins.cwnd_mean]), where="post",
-        color="#1f4e9c", lw=1.6, label="cwnd: mean", gid="cwnd-mean",
-    )  # fmt: skip
+        xs,
+        _stepped([nan if v is None else v for v in bins.cwnd_mean]),
+        where="post",
+        color="#1f4e9c",
+        lw=1.6,
+        label="cwnd: mean",
+        gid="cwnd-mean",
+    )
     ax.step(
-        xs, _stepped([nan if v is None else v for v in bins.ssthresh_mean]), where="post",
-        color="#b35900", ls="--", lw=1.4, label="ssthresh: mean", gid="ssthresh-mean",
-    )  # fmt: skip
+        xs,
+        _stepped([nan if v is None else v for v in bins.ssthresh_mean]),
+        where="post",
+        color="#b35900",
+        ls="--",
+        lw=1.4,
+        label="ssthresh: mean",
+        gid="ssthresh-mean",
+    )
     ax.axvspan(
-        *zoom, facecolor="#ffd84d", alpha=0.5, lw=0, label="zoomed at right", gid="zoom-span"
+        *zoom,
+        facecolor="#ffd84d80",
+        edgecolor="#e0a800",
+        lw=1,  # an edge: seen however thin
+        label="zoomed at right",
+        gid="zoom-span",
     )
     ax.set_title(f"the whole run, per {_span_text(bins.width)}")
     ax.set_ylabel("bytes")
@@ -570,9 +592,16 @@ def _draw_states(ax: Any, bins: Bins) -> None:
         above = [b + s for b, s in zip(below, shares, strict=True)]
         colour, name = _state_style(state)
         ax.fill_between(
-            bins.edges, _stepped(below), _stepped(above), step="post", color=colour,
-            edgecolor="#999999", lw=0.3, label=name, gid=f"share-{state}",
-        )  # fmt: skip
+            bins.edges,
+            _stepped(below),
+            _stepped(above),
+            step="post",
+            color=colour,
+            edgecolor="#999999",
+            lw=0.3,
+            label=name,
+            gid=f"share-{state}",
+        )
         below = above
     ax.set_ylim(0, 1)
     ax.set_yticks([0, 0.5, 1], ["0", "50%", "100%"])
@@ -584,16 +613,27 @@ def _draw_states(ax: Any, bins: Bins) -> None:
 def _draw_rates(ax: Any, bins: Bins, data: CwndSeries) -> None:
     """Data segments sent and retransmitted per second, from counts per bin."""
     ax.fill_between(
-        bins.edges, 0, _stepped(bins.rate(bins.sends)), step="post", color="#c8c8c8", lw=0,
-        label=f"data segments sent ({len(data.sends)})", gid="send-rate",
-    )  # fmt: skip
+        bins.edges,
+        0,
+        _stepped(bins.rate(bins.sends)),
+        step="post",
+        color="#c8c8c8",
+        lw=0,
+        label=f"data segments sent ({len(data.sends)})",
+        gid="send-rate",
+    )
     share = len(data.retransmissions) / len(data.sends) if data.sends else 0.0
     ax.fill_between(
-        bins.edges, 0, _stepped(bins.rate(bins.retransmissions)), step="post",
-        color="#c00000", alpha=0.8, lw=0,
+        bins.edges,
+        0,
+        _stepped(bins.rate(bins.retransmissions)),
+        step="post",
+        color="#c00000",
+        alpha=0.8,
+        lw=0,
         label=f"of which retransmissions ({len(data.retransmissions)}, {share:.0%})",
         gid="retransmission-rate",
-    )  # fmt: skip
+    )
     ax.set_ylabel("segments / s")
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
