@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -103,12 +104,7 @@ class CwndSeries:
 
     def cwnd_at(self, t: float) -> int:
         """The cwnd in force at time ``t`` (the first one before any record)."""
-        value = self.cwnd[0]
-        for when, cwnd in zip(self.t, self.cwnd, strict=True):
-            if when > t:
-                break
-            value = cwnd
-        return value
+        return self.cwnd[max(0, bisect_right(self.t, t) - 1)]  # records come in time order
 
     @property
     def end(self) -> float:
