@@ -213,18 +213,21 @@ def test_kcp_part_compares_selective_repeat_with_tuned_kcp() -> None:
     lines, results = run_parts("kcp")
     assert lines[1].startswith("8. 65536 B, no loss, 1400-byte segments")
     assert any(line.startswith("   KCP ") and "windows of 1024" in line for line in lines)
-    assert results["kcp_goodput"] > 0 and results["sr_goodput"] > 0
-    assert lines[-1].startswith("   -> fsm_tcp/KCP ") and lines[-1].endswith("(goal >= 1.5)")
+    assert any(line.startswith("   KCP ") and "flushing at once" in line for line in lines)
+    assert min(results[k] for k in ("kcp_goodput", "kcp_eager_goodput", "sr_goodput")) > 0
+    assert lines[-1].startswith("   -> fsm_tcp/KCP ") and "(goal >= 1.5)" in lines[-1]
+    assert lines[-1].endswith(f"fsm_tcp/eager KCP {results['ratio_to_kcp_eager']:.2f}")
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(
     not HAS_KCP, reason="kcp is not installed (pip install kcp; needs a C compiler)"
 )
+@pytest.mark.parametrize("eager", [False, True])
 @pytest.mark.parametrize("size", [1, 1400, 1401, anchor_kcp.CHUNK * 3 + 7])
-def test_kcp_moves_the_message_exactly(size: int) -> None:
+def test_kcp_moves_the_message_exactly(size: int, eager: bool) -> None:
     # sizes around a segment and across several chunks; raises unless the digests match
-    assert anchor_kcp.transfer(os.urandom(size)) > 0
+    assert anchor_kcp.transfer(os.urandom(size), eager) > 0
 
 
 @pytest.mark.timeout(60)
@@ -283,7 +286,7 @@ def _wrong_digest(conn: Any) -> None:
 
 
 def _dies(conn: Any) -> None:
-    os._exit(3)
+    sys.exit(3)
 
 
 def test_a_transfer_that_is_not_byte_exact_raises() -> None:

@@ -2,4 +2,5 @@
 
 from fsm_tcp.bench.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not again in the peers' processes, which import the main module
+    raise SystemExit(main())

@@ -149,8 +149,9 @@ def kcp(s: Settings, out: Section) -> None:
     measures = {"sr": selective_repeat(s, message)}
     if anchor_kcp.version() is not None:
         measures["kcp"] = lambda _: anchor_kcp.transfer(message)
+        measures["kcp_eager"] = lambda _: anchor_kcp.transfer(message, eager=True)
     goodputs(s.kcp_size, interleaved(measures, s.runs, out.failures), out)
-    ratios(out, ("ratio_to_kcp", "kcp"))
+    ratios(out, ("ratio_to_kcp", "kcp"), ("ratio_to_kcp_eager", "kcp_eager"))
 
 
 def other_tree(s: Settings, out: Section) -> None:
