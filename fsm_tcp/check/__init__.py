@@ -280,7 +280,7 @@ def write_formats(
 
 def check(programs: Sequence[Program], options: Options, table: Table | None = None) -> Outcome:
     """Run the catalogue against each program; the table (if any) shows progress."""
-    runner = Runner(options)
+    runner = Runner(options, table.role if table is not None else None)
     try:
         if table is not None:
             table.header([p.label for p in programs])

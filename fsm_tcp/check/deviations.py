@@ -125,11 +125,14 @@ def deviations(findings: Iterable[D.Finding]) -> list[Deviation]:
 
 
 def fixed_dialect(findings: Iterable[D.Finding], name: str = "program") -> D.Dialect:
-    """The dialect the findings describe (those inferred too), as a fixed value for fsm_tcp
-    to speak: no adaptation, no hint copies, no probes. A value the dialect space refuses is
-    left canonical."""
+    """The dialect the findings show, as a fixed value for fsm_tcp to speak: no
+    adaptation, no hint copies, no probes. Values auto only inferred from the recorded
+    profiles stay canonical (they are guesses about other programs, and a fixed end that
+    spoke them could cover up or invent a defect); a value the dialect space refuses too."""
     values: dict[str, Any] = {}
     for f in merge(findings):
+        if f.inferred and not is_hint(f):
+            continue
         try:
             D.Dialect(**{**values, f.variable: f.value})
         except (InvalidArgument, TypeError):

@@ -62,6 +62,8 @@ def cause(scenario: Scenario) -> str:
     """The scenario's fault as the start of a sentence."""
     if scenario.fault:
         return f"after {scenario.fault}"
+    if scenario.baseline:
+        return "with no faults at all"
     return f"with {scenario.title}"
 
 
@@ -96,6 +98,8 @@ def explain(
         return f"{start}, the program delivered the message, but slowly: {detail}"
     ours = [s for s in seen if s.captured.direction == mine]
     if not ours:
+        if verdict == CRASH:
+            return f"{start}, the program crashed before sending anything: {detail}"
         return f"{start}, the program sent nothing at all"
     last = max(i for i, s in enumerate(seen) if s.captured.direction == mine)
     after = seen[last + 1 :]

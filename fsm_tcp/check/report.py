@@ -51,6 +51,11 @@ class Table:
         with self._lock:
             print(line, file=self.stream, flush=True)
 
+    def role(self, role: RoleReport) -> None:
+        """What a role speaks, before its fault scenarios (the first question first)."""
+        with self._lock:
+            print("\n".join(role_lines(role)), file=self.stream, flush=True)
+
     def summary(self, outcome: Outcome) -> None:
         print(summary_text(outcome), file=self.stream, flush=True)
 
@@ -61,7 +66,8 @@ def role_lines(role: RoleReport) -> list[str]:
     if role.no_conversation:
         out.append(f"{role.role}: NO CONVERSATION: {role.no_conversation}")
     if not role.deviations:
-        out.append(f"{role.role}: speaks PROTOCOL.md (no deviation seen)")
+        if not role.no_conversation:
+            out.append(f"{role.role}: speaks PROTOCOL.md (no deviation seen)")
     else:
         n = len(role.deviations)
         out.append(f"{role.role}: {n} deviation{'s' * (n != 1)} from PROTOCOL.md:")

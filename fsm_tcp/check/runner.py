@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +191,19 @@ def _command(command: str | list[str], values: dict[str, str]) -> str | list[str
     return [part.format_map(_Keep(values)) for part in command]
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where one scenario's program runs, and under which limits."""
+
+    work: Path  # its stdout, stderr, {out}, {file}
+    cwd: Path  # its working directory (a copy of its folder, or an empty one)
+    home: Path
+    limits: Limits
+
+    def spawn(self, command: str | list[str]) -> Group:
+        return Group(command, self.work, self.cwd, self.home, self.limits)
+
+
 class _Peer(threading.Thread):
     """fsm_tcp's end of the conversation, in a thread; keeps its result or error."""
 
@@ -218,8 +231,12 @@ def _describe_peer(dialect: str | D.Dialect) -> str:
 
 
 class Runner:
-    def __init__(self, options: Options) -> None:
+    def __init__(
+        self, options: Options, announce: Callable[[RoleReport], None] | None = None
+    ) -> None:
         self.options = options
+        #: Told what each role speaks once the discovery runs are done, before the scenarios.
+        self.announce = announce
         self._loop = _Loop()
         self._baseline: dict[str, float | None] = {}
         self._api: dict[str, str] = {}
@@ -266,11 +283,18 @@ class Runner:
             base = [s for s in chosen if s.baseline]
             list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in base]))
             list(pool.map(self._fallback, programs))
+            self._announce(p for p in programs if self.roles[p.role].no_conversation)
             list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in later]))
             for p in programs:
                 self._settle(p, [r for r in results if r.role == p.role])
+            self._announce(p for p in programs if not self.roles[p.role].no_conversation)
             list(pool.map(one, [(p, s, self._speak(p)) for p in programs for s in rest]))
         return Outcome(results, self.roles)
+
+    def _announce(self, programs: Iterable[Program]) -> None:
+        for p in programs:
+            if self.announce is not None:
+                self.announce(self.roles[p.role])
 
     def _fallback(self, program: Program) -> None:
         """The no-fault run failed with fsm_tcp adapting: once more, strictly canonical.
@@ -310,7 +334,7 @@ class Runner:
     def run_one(self, program: Program, scenario: Scenario, speak: str | D.Dialect) -> Result:
         role = self.roles.get(program.role)
         if role is not None and role.no_conversation and not scenario.baseline:
-            why = "NOT RUN: no conversation with the program was possible (see above)"
+            why = "no conversation with the program was possible (see above)"
             return self._not_run(program, scenario, why)
         left = self._deadline - time.monotonic()
         if left <= 0:
@@ -355,9 +379,10 @@ class Runner:
             "meta": str(work / "meta.json"),
             "length": str(len(scenario.message)),
         }
+        cwd = home
         if program.source is not None:
-            copy = copy_submission(program.source, home / "submission")
-            values["module"] = str(copy / program.module) if program.module else str(copy)
+            cwd = copy_submission(program.source, home / "submission")
+            values["module"] = str(cwd / program.module) if program.module else str(cwd)
         proxy = FaultProxy(
             ("127.0.0.1", 0),
             ("127.0.0.1", 0),  # set below, once fsm_tcp's server or the program listens
@@ -368,7 +393,8 @@ class Runner:
         )
         limits = dataclasses.replace(self.options.limits, cpu_seconds=math.ceil(bound) + 5)
         talk = self._against_server if program.role == SERVER else self._against_client
-        facts, findings = talk(program, scenario, proxy, values, (work, home, limits), bound, speak)
+        where = _Where(work, cwd, home, limits)
+        facts, findings = talk(program, scenario, proxy, values, where, bound, speak)
         if facts.timed_out and bound < full:
             facts = dataclasses.replace(
                 facts, not_run=f"the check's time budget ({self.options.budget:.0f} s) was spent"
@@ -397,17 +423,18 @@ class Runner:
         scenario: Scenario,
         proxy: FaultProxy,
         values: dict[str, str],
-        where: tuple[Path, Path, Limits],
+        where: _Where,
         bound: float,
         speak: str | D.Dialect,
     ) -> tuple[Facts, list[D.Finding]]:
         port = free_port()
         values["port"] = str(port)
-        work, home, limits = where
-        child = Group(_command(program.command, values), work, home, limits)
+        child = where.spawn(_command(program.command, values))
         try:
             if not self._wait_bound(child, port):
-                return self._facts(scenario, child, None, bound, "never bound its port"), []
+                why = f"never bound its port within {STARTUP * self.options.timeout_scale:.1f} s"
+                ended = child.poll() is not None
+                return self._facts(scenario, child, None, bound, why, ended), []
             proxy.target = ("127.0.0.1", port)
             address = self._loop.start(proxy)
             client = self._peer_socket(speak)
@@ -421,7 +448,7 @@ class Runner:
             peer = _Peer(talk)
             peer.start()
             ended = child.wait(child.started + bound)
-            received = self._collect(program, child, work)
+            received = self._collect(program, child, where.work)
             facts = self._facts(scenario, child, received, bound, self._join(peer, ended), ended)
             return facts, _findings(client)
         finally:
@@ -458,7 +485,7 @@ class Runner:
         scenario: Scenario,
         proxy: FaultProxy,
         values: dict[str, str],
-        where: tuple[Path, Path, Limits],
+        where: _Where,
         bound: float,
         speak: str | D.Dialect,
     ) -> tuple[Facts, list[D.Finding]]:
@@ -479,8 +506,7 @@ class Runner:
         peer = _Peer(serve)
         peer.start()
         values["port"] = str(address[1])
-        work, home, limits = where
-        child = Group(_command(program.command, values), work, home, limits)
+        child = where.spawn(_command(program.command, values))
         try:
             ended = child.wait(child.started + bound)
             error = self._join(peer, ended)

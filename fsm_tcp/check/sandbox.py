@@ -103,7 +103,11 @@ def read_capped(path: Path, cap: int) -> bytes | None:
 class Group:
     """A program started in its own session and process group, under limits."""
 
-    def __init__(self, command: str | list[str], work: Path, home: Path, limits: Limits) -> None:
+    def __init__(
+        self, command: str | list[str], work: Path, cwd: Path, home: Path, limits: Limits
+    ) -> None:
+        """``work``: where its stdout and stderr go; ``cwd``: where it runs; ``home``: its
+        HOME and TMPDIR."""
         program = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
         self.stdout, self.stderr = work / "stdout", work / "stderr"
         self.limits = limits
@@ -114,7 +118,7 @@ class Group:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                cwd=home,
+                cwd=cwd,
                 env=scrubbed_env(home),
                 start_new_session=True,  # a group of its own: killed whole, children too
             )
