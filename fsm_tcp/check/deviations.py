@@ -124,14 +124,17 @@ def deviations(findings: Iterable[D.Finding]) -> list[Deviation]:
     ]
 
 
-def fixed_dialect(findings: Iterable[D.Finding], name: str = "program") -> D.Dialect:
+def fixed_dialect(
+    findings: Iterable[D.Finding], inferred: bool = False, name: str = "program"
+) -> D.Dialect:
     """The dialect the findings show, as a fixed value for fsm_tcp to speak: no
     adaptation, no hint copies, no probes. Values auto only inferred from the recorded
-    profiles stay canonical (they are guesses about other programs, and a fixed end that
-    spoke them could cover up or invent a defect); a value the dialect space refuses too."""
+    profiles stay canonical unless ``inferred`` (they are guesses about other programs,
+    needed only where the program never shows the variable, as an own-ISN server's
+    handshake ACK number); a value the dialect space refuses stays canonical too."""
     values: dict[str, Any] = {}
     for f in merge(findings):
-        if f.inferred and not is_hint(f):
+        if f.inferred and not is_hint(f) and not inferred:
             continue
         try:
             D.Dialect(**{**values, f.variable: f.value})

@@ -74,6 +74,8 @@ def role_lines(role: RoleReport) -> list[str]:
         out += [f"  - {d.line()}" for d in role.deviations]
     if role.peer and not role.no_conversation:
         out.append(f"{role.role}: fault scenarios run with fsm_tcp speaking {role.peer}")
+    if role.note:
+        out.append(f"{role.role}: warning: {role.note}")
     return out
 
 
@@ -135,6 +137,7 @@ def _role_json(role: RoleReport) -> dict[str, Any]:
         "no_conversation": role.no_conversation,
         "deviations": [d.json() for d in role.deviations],
         "peer": role.peer,
+        "note": role.note,
     }
 
 

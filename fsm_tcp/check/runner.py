@@ -48,6 +48,9 @@ PROGRAM = "program"
 #: The whole check's default time budget in seconds: scenarios not started by then are
 #: NOT RUN, so a program that hangs everywhere still ends in about three minutes.
 BUDGET = 180.0
+#: The bound of a confirmation run (the no-fault run with the dialect as found): this many
+#: times T0, plus this many seconds.
+CONFIRM_FACTOR, CONFIRM_SLACK = 3.0, 2.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,10 @@ class RoleReport:
     dialect: D.Dialect | None = None  # the program's dialect, fixed (PROGRAM mode)
     no_conversation: str = ""  # why the scenarios needing a conversation were NOT RUN
     canonical: Result | None = None  # the no-fault run again, fsm_tcp strictly canonical
+    #: The no-fault run once more, with fsm_tcp speaking ``dialect`` fixed: proof that the
+    #: dialect as found holds a conversation (else the note says so).
+    confirmation: Result | None = None
+    note: str = ""
 
 
 @dataclass
@@ -241,6 +248,7 @@ class Runner:
         self._baseline: dict[str, float | None] = {}
         self._api: dict[str, str] = {}
         self._deadline = math.inf
+        self._findings: dict[str, list[D.Finding]] = {}
         self.roles: dict[str, RoleReport] = {}
 
     def close(self) -> None:
@@ -287,6 +295,7 @@ class Runner:
             list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in later]))
             for p in programs:
                 self._settle(p, [r for r in results if r.role == p.role])
+            list(pool.map(self._confirm, programs))
             self._announce(p for p in programs if not self.roles[p.role].no_conversation)
             list(pool.map(one, [(p, s, self._speak(p)) for p in programs for s in rest]))
         return Outcome(results, self.roles)
@@ -326,12 +335,48 @@ class Runner:
         else:
             role.dialect = fixed_dialect(findings)
             role.peer = _describe_peer(role.dialect)
+        self._findings[program.role] = findings
+
+    def _confirm(self, program: Program) -> None:
+        """The no-fault run with fsm_tcp speaking the dialect as found, fixed. What the
+        program showed comes first; when that alone holds no conversation, the values auto
+        inferred from the recorded profiles too (an own-ISN server never shows the
+        handshake ACK number it wants)."""
+        role = self.roles[program.role]
+        if role.dialect is None or role.no_conversation or role.canonical is not None:
+            return
+        findings = self._findings.get(program.role, [])
+        seen, every = fixed_dialect(findings), fixed_dialect(findings, inferred=True)
+        base = next(s for s in CATALOGUE if s.baseline)
+        for candidate in [seen] if seen == every else [seen, every]:
+            result = self.run_one(program, base, candidate, self._confirm_bound(program.role))
+            role.confirmation = result
+            if result.verdict.passed:
+                role.dialect, role.peer = candidate, _describe_peer(candidate)
+                return
+        role.note = (
+            f"the no-fault run failed with fsm_tcp speaking the dialect as found, fixed "
+            f"({role.confirmation.verdict.verdict if role.confirmation else '?'}): the "
+            f"fault scenarios may fail for that reason too"
+        )
 
     def _speak(self, program: Program) -> str | D.Dialect:
         role = self.roles[program.role]
         return role.dialect if role.dialect is not None else self.options.peer_dialect
 
-    def run_one(self, program: Program, scenario: Scenario, speak: str | D.Dialect) -> Result:
+    def _confirm_bound(self, role: str) -> float:
+        """A no-fault run again takes about T0: a dialect that needs much longer is not the
+        program's (a wrong guess would otherwise cost a whole HANG bound)."""
+        t0 = self._baseline.get(role) or BASELINE_BOUND / CONFIRM_FACTOR
+        return self.options.timeout_scale * (CONFIRM_FACTOR * t0 + CONFIRM_SLACK)
+
+    def run_one(
+        self,
+        program: Program,
+        scenario: Scenario,
+        speak: str | D.Dialect,
+        bound: float | None = None,
+    ) -> Result:
         role = self.roles.get(program.role)
         if role is not None and role.no_conversation and not scenario.baseline:
             why = "no conversation with the program was possible (see above)"
@@ -347,7 +392,7 @@ class Runner:
             facts = Facts(scenario.message, None, 0.0, False, 0, skipped=why)
             return Result(program.role, scenario, decide(facts, self.bounds(program.role)), facts)
         with tempfile.TemporaryDirectory(prefix="fsm-tcp-check-") as tmp:
-            result = self._run_in(Path(tmp), program, scenario, speak, left)
+            result = self._run_in(Path(tmp), program, scenario, speak, left, bound)
         if scenario.baseline and result.verdict.passed:
             self._baseline[program.role] = result.facts.elapsed  # auto, or the fallback
         if result.api:
@@ -365,9 +410,10 @@ class Runner:
         scenario: Scenario,
         speak: str | D.Dialect,
         left: float,
+        bound_given: float | None = None,
     ) -> Result:
         scale = self.options.timeout_scale
-        full = BASELINE_BOUND * scale if scenario.baseline else self.bounds(program.role).hang
+        full = bound_given or self.bounds(program.role).hang  # T0 unknown: BASELINE_BOUND
         bound = min(full, left + 10.0 * scale)  # the budget's last scenario may not overrun
         home = work / "home"
         home.mkdir()
