@@ -8,6 +8,7 @@ The mutants time out after 0.2 s, so the bounds are scaled down (SCALE).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -16,11 +17,16 @@ from typing import Any
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
+from fsm_tcp import dialects as D
 from fsm_tcp.check import add_arguments, check, run
+from fsm_tcp.check.catalogue import CATALOGUE
+from fsm_tcp.check.deviations import deviations, fixed_dialect
+from fsm_tcp.check.explain import first_unplaced
 from fsm_tcp.check.formats import gradescope, junit, load_weights
 from fsm_tcp.check.report import EXIT_DEVIATES, EXIT_FAILED, EXIT_OK, to_json, write_report
 from fsm_tcp.check.runner import CLIENT, SERVER, Options, Outcome, Program, module_program
 from fsm_tcp.errors import InvalidArgument
+from fsm_tcp.proxy import Captured
 
 HERE = Path(__file__).resolve().parent
 MUTANTS = HERE / "check_mutants"
@@ -233,3 +239,60 @@ def test_the_command_line_writes_both_grader_files(tmp_path: Path) -> None:
     args.junit = str(tmp_path / "missing" / "j.xml")
     with pytest.raises(InvalidArgument, match="cannot write"):
         run(args)
+
+
+# ---------------------------------------------------------------------- pure pieces
+def _captured(direction: str, data: bytes) -> Captured:
+    return Captured(0.0, direction, ("127.0.0.1", 1), ("127.0.0.1", 2), data, "forwarded")
+
+
+def test_the_first_unplaced_segment_is_named_with_what_protocol_md_expected() -> None:
+    message = bytes(50)
+    own_isn = [_captured("c2s", b"1|||0|||0|||42|||"), _captured("s2c", b"1|||1|||0|||7|||")]
+    assert first_unplaced(own_isn, SERVER, message) == (
+        "the first segment fsm_tcp could not place: `1|||1|||0|||7|||` from the program; "
+        "PROTOCOL.md expected the SYN-ACK with SEQ x+1, `1|||1|||0|||43|||`"
+    )
+    # a client that skips the length segment; its repeated SYN is placed as a copy
+    client = [
+        _captured("c2s", b"1|||0|||0|||5|||"),
+        _captured("c2s", b"1|||0|||0|||5|||"),
+        _captured("s2c", b"1|||1|||0|||6|||"),
+        _captured("c2s", b"0|||1|||0|||7|||"),
+        _captured("c2s", b"0|||0|||0|||7|||" + message[:16]),
+    ]
+    said = first_unplaced(client, CLIENT, message)
+    assert said.startswith("the first segment fsm_tcp could not place: `0|||0|||0|||7|||")
+    assert said.endswith("PROTOCOL.md expected the length segment at x+2, `0|||0|||0|||7|||50`")
+    assert first_unplaced(client[:4], CLIENT, message).startswith(
+        "every segment the program sent fits PROTOCOL.md, but after `0|||1|||0|||7|||`"
+    )
+    assert first_unplaced(own_isn[:1], SERVER, message) == (
+        "the program sent nothing (no answer to the SYN)"
+    )
+    assert "not a segment" in first_unplaced([_captured("c2s", b"hi")], CLIENT, message)
+
+
+def test_a_fixed_dialect_takes_what_was_shown_and_inferences_only_on_request() -> None:
+    shown = D.Finding("synack_seq", "own", "client+1", "b'1|||1|||0|||7|||'")
+    guess = D.Finding("handshake_ack_offset", 1, 2, "synack_seq='own'", inferred=True)
+    hint = D.Finding("handshake_ack_to", "listener", "connection", "x (a hint)", inferred=True)
+    assert fixed_dialect([shown, guess]).handshake_ack_offset == 2
+    assert fixed_dialect([shown, guess], inferred=True).handshake_ack_offset == 1
+    assert fixed_dialect([hint]).handshake_ack_to == "listener"  # the peer's answer showed it
+    assert [d.variable for d in deviations([shown, guess, hint, shown])] == [
+        "synack_seq",
+        "handshake_ack_to",
+    ]
+    assert fixed_dialect([]) == dataclasses.replace(
+        D.CANONICAL, name="program", summary="PROTOCOL.md exactly"
+    )
+
+
+@pytest.mark.timeout(60)
+def test_the_time_budget_leaves_the_rest_not_run() -> None:
+    program = module_program(SERVER, MUTANTS / "no_reack_last.py", "SocketTCP")
+    outcome = check([program], Options(timeout_scale=SCALE, budget=1.0))
+    not_run = [r for r in outcome.results if r.verdict.verdict == "NOT RUN"]
+    assert not_run and all("time budget (1 s) was spent" in r.verdict.detail for r in not_run)
+    assert len(outcome.results) == len(CATALOGUE)

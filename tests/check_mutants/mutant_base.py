@@ -84,7 +84,7 @@ class _Base:
         except ValueError:
             return None
 
-    def _recv(
+    def receive_one(
         self, forever: bool = False
     ) -> tuple[tuple[int, int, int, int, bytes], tuple[str, int]] | None:
         """One segment, or None on timeout."""
@@ -96,7 +96,7 @@ class _Base:
         seg = self.parse(data)
         return (seg, addr) if seg is not None else None
 
-    def _send(self, datagram: bytes) -> None:
+    def transmit(self, datagram: bytes) -> None:
         assert self.peer is not None
         self.sock.sendto(datagram, self.peer)
 
@@ -109,17 +109,17 @@ class _Base:
         forever = self.DEFECT == "no_hs_timeout"
         for _ in range(RETRIES):
             self.sock.sendto(self._encode(1, 0, 0, x), address)
-            got = self._recv(forever)
+            got = self.receive_one(forever)
             if got and got[0][:4] == (1, 1, 0, x + 1):
                 self.peer = got[1]
                 self.seq = self.expected = x + 2
-                self._send(self._encode(0, 1, 0, x + 2))
+                self.transmit(self._encode(0, 1, 0, x + 2))
                 return
         raise TimeoutError("no SYN-ACK")
 
     def accept(self) -> tuple[_Base, tuple[str, int]]:
         while True:
-            got = self._recv(forever=True)
+            got = self.receive_one(forever=True)
             if got and got[0][:3] == (1, 0, 0):
                 break
         (_, _, _, x, _), client = got
@@ -128,8 +128,8 @@ class _Base:
         conn.peer = client
         forever = self.DEFECT == "no_hs_timeout"
         for _ in range(RETRIES):
-            conn._send(self._encode(1, 1, 0, x + 1))
-            answer = conn._recv(forever)
+            conn.transmit(self._encode(1, 1, 0, x + 1))
+            answer = conn.receive_one(forever)
             if answer is None:
                 continue
             seg, _ = answer
@@ -156,8 +156,8 @@ class _Base:
 
     def _send_and_wait(self, segment: bytes, ack: int) -> None:
         for _ in range(RETRIES):
-            self._send(segment)
-            while (got := self._recv()) is not None:
+            self.transmit(segment)
+            while (got := self.receive_one()) is not None:
                 seg = got[0]
                 if seg[:3] == (0, 1, 0) and seg[3] == ack:
                     return  # an old or duplicate ACK is not this one
@@ -167,7 +167,7 @@ class _Base:
     def _next_segment(self) -> tuple[int, int, int, int, bytes] | None:
         if self.stash:
             return self.parse(self.stash.pop(0))
-        got = self._recv()
+        got = self.receive_one()
         return got[0] if got else None
 
     def recv(self, buff_size: int) -> bytes:
@@ -196,9 +196,9 @@ class _Base:
                 self.remaining = int(seg[4])
                 step = 2 if self.DEVIATION == "length_ack_plus2" else len(seg[4])
                 self.expected += step
-                self._send(self._encode(0, 1, 0, self.expected))
+                self.transmit(self._encode(0, 1, 0, self.expected))
                 return
-            self._send(self._encode(0, 1, 0, self.expected))  # a repeat: ACK again
+            self.transmit(self._encode(0, 1, 0, self.expected))  # a repeat: ACK again
         raise TimeoutError("no length segment")
 
     def _on_data(self, seg: tuple[int, int, int, int, bytes]) -> None:
@@ -212,7 +212,7 @@ class _Base:
             self.expected += len(data)
         elif seg[3] < self.expected and self.DEFECT == "append_dup":
             self.buffer += data
-        self._send(self._encode(0, 1, 0, self.expected))
+        self.transmit(self._encode(0, 1, 0, self.expected))
 
     # ------------------------------------------------------------------ teardown
     def close(self) -> None:
@@ -221,16 +221,16 @@ class _Base:
             return
         y = self.seq
         for _ in range(3):
-            self._send(self._encode(0, 0, 1, y))
-            got = self._recv()
+            self.transmit(self._encode(0, 0, 1, y))
+            got = self.receive_one()
             while got is not None and got[0][:3] != (0, 1, 1):
-                got = self._recv()
+                got = self.receive_one()
             if got is not None:
                 break
         for i in range(3):
-            self._send(self._encode(0, 1, 0, y + 2))
+            self.transmit(self._encode(0, 1, 0, y + 2))
             if i < 2:
-                self._recv()  # one timeout between the copies (a FIN+ACK again is answered)
+                self.receive_one()  # one timeout between the copies (a FIN+ACK again is answered)
         self.sock.close()
 
     def recv_close(self) -> None:
@@ -241,14 +241,14 @@ class _Base:
             if seg[:3] == (0, 0, 1):
                 break
             if seg[:3] == (0, 0, 0) and self.DEFECT != "no_reack_last":
-                self._send(self._encode(0, 1, 0, self.expected))  # its ACK was lost: ACK again
+                self.transmit(self._encode(0, 1, 0, self.expected))  # its ACK was lost: ACK again
         else:
             self.sock.close()
             return
         y = seg[3]
         for _ in range(3):
-            self._send(self._encode(0, 1, 1, y + 1))
-            got = self._recv()
+            self.transmit(self._encode(0, 1, 1, y + 1))
+            got = self.receive_one()
             if got is not None and got[0][:3] == (0, 1, 0):
                 break
         self.sock.close()

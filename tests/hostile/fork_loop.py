@@ -13,7 +13,7 @@ while True:
     try:
         if os.fork() == 0:
             time.sleep(3600)
-            os._exit(0)
+            sys.exit(0)
     except OSError:
         time.sleep(0.001)  # a process limit said no: keep trying
     time.sleep(0.001)
