@@ -87,7 +87,7 @@ def test_a_deviation_is_reported_once_and_only_the_defect_fails(
 
 @pytest.mark.timeout(120)
 def test_exit_status_tells_failures_deviations_and_accepted_deviations(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     module = str(MUTANTS / "length_ack_plus2.py")
     base = ("server", "--module", module, "--timeout-scale", str(SCALE), "--scenario")
@@ -97,12 +97,27 @@ def test_exit_status_tells_failures_deviations_and_accepted_deviations(
     assert "length_ack: PROTOCOL.md 3: the length segment's ACK is s+d" in out
     assert out.index("1 deviation from PROTOCOL.md") < out.index("len-3-digits")
     # today's strict checker, on request: the deviation fails the scenario too
-    strict = run(_args(*base, "len-3-digits", "--peer-dialect", "canonical", "--json"))
-    assert strict == EXIT_FAILED
+    files = ("--junit", str(tmp_path / "j.xml"), "--gradescope", str(tmp_path / "results.json"))
+    strict = _args(*base, "len-3-digits", "--peer-dialect", "canonical", "--json", *files)
+    assert run(strict) == EXIT_FAILED
     doc = json.loads(capsys.readouterr().out)
     verdicts = {s["scenario"]: s["verdict"] for s in doc["scenarios"]}
-    assert verdicts["len-3-digits"] == "HANG" and verdicts["no-faults"] == "PASS"
+    assert verdicts == {"no-faults": "PASS", "len-1-digit": "HANG", "len-3-digits": "HANG"}
     assert doc["roles"][SERVER]["peer"] == "canonical, fixed"
+    assert [d["variable"] for d in doc["roles"][SERVER]["deviations"]] == ["length_ack"]
+    # the command line writes both grader files from that record
+    xml = JUnitXml.fromfile(str(tmp_path / "j.xml"))
+    failed = [case.name for suite in xml for case in suite if case.result]
+    assert failed == ["speaks PROTOCOL.md: length_ack", "len-1-digit", "len-3-digits"]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [t["name"] for t in results["tests"] if t["status"] == "failed"] == [
+        f"{SERVER}: speaks PROTOCOL.md: length_ack",
+        f"{SERVER}: len-1-digit (a 5-byte message (1-digit length))",
+        f"{SERVER}: len-3-digits (a 150-byte message (3-digit length))",
+    ]
+    strict.junit = str(tmp_path / "missing" / "j.xml")
+    with pytest.raises(InvalidArgument, match="cannot write"):
+        run(strict)
 
 
 # ---------------------------------------------------------------------- no conversation
@@ -220,25 +235,6 @@ def test_the_gradescope_file_has_its_documented_fields(
     weights_file.write_text('{"lost-syn": -1}')
     with pytest.raises(InvalidArgument, match="points >= 0"):
         load_weights(str(weights_file))
-
-
-@pytest.mark.timeout(120)
-def test_the_command_line_writes_both_grader_files(tmp_path: Path) -> None:
-    args = _args(
-        "server", "--module", str(MUTANTS / "no_reack_last.py"), "--timeout-scale", str(SCALE),
-        "--scenario", "lost-ack-data-last", "--junit", str(tmp_path / "j.xml"),
-        "--gradescope", str(tmp_path / "results.json"),
-    )  # fmt: skip
-    assert run(args) == EXIT_FAILED
-    xml = JUnitXml.fromfile(str(tmp_path / "j.xml"))
-    assert sum(1 for suite in xml for _ in suite) == 3
-    results = json.loads((tmp_path / "results.json").read_text())
-    failed = [t["name"] for t in results["tests"] if t["status"] == "failed"]
-    assert len(results["tests"]) == 4  # speaks PROTOCOL.md, and three scenarios
-    assert failed == [f"{SERVER}: lost-ack-data-last (the ACK of the last data segment lost once)"]
-    args.junit = str(tmp_path / "missing" / "j.xml")
-    with pytest.raises(InvalidArgument, match="cannot write"):
-        run(args)
 
 
 # ---------------------------------------------------------------------- pure pieces

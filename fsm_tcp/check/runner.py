@@ -267,12 +267,13 @@ class Runner:
         only = self.options.only
         chosen = [s for s in CATALOGUE if not only or s.name in only or s.discovery]
         own = self.options.peer_dialect == PROGRAM
-        # len-1-digit finds the length ACK's arithmetic only when the program's dialect is
-        # what fsm_tcp speaks next; in the other modes it is a scenario like the others
-        later = [s for s in chosen if s.discovery and not s.baseline and own]
+        # the other fault-free runs (len-1-digit) find what the no-fault run cannot see; in
+        # the other modes they run once more as scenarios, with fsm_tcp speaking that mode
+        later = [s for s in chosen if s.discovery and not s.baseline]
         rest = [s for s in chosen if not s.discovery or (not s.baseline and not own)]
         total, done = len(programs) * len(chosen), 0
         results: list[Result] = []
+        found: list[Result] = []  # discovery runs that are not scenario results
         lock = threading.Lock()
         for p in programs:
             self.roles[p.role] = RoleReport(p.role, p.label)
@@ -281,6 +282,9 @@ class Runner:
             nonlocal done
             result = self.run_one(*item)
             with lock:
+                if item[2] == D.AUTO and not own and not item[1].baseline:
+                    found.append(result)  # its scenario runs later, in the mode asked for
+                    return result
                 done += 1
                 results.append(result)
                 report(result, done, total)
@@ -294,7 +298,7 @@ class Runner:
             self._announce(p for p in programs if self.roles[p.role].no_conversation)
             list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in later]))
             for p in programs:
-                self._settle(p, [r for r in results if r.role == p.role])
+                self._settle(p, [r for r in results + found if r.role == p.role])
             list(pool.map(self._confirm, programs))
             self._announce(p for p in programs if not self.roles[p.role].no_conversation)
             list(pool.map(one, [(p, s, self._speak(p)) for p in programs for s in rest]))
