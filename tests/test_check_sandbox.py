@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +91,43 @@ def test_limits_run_the_program_through_the_limits_script() -> None:
     assert argv[1] == "-I" and argv[2].endswith("limits.py") and argv[-1] == "--"
     assert argv[3:5] == ["7", str(1 << 20)]
     assert members(os.getpgrp())  # this test's own group has a member: the test itself
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts processes through /proc")
+@pytest.mark.timeout(60)
+def test_ctrl_c_ends_the_check_at_once_and_kills_the_program(tmp_path: Path) -> None:
+    token = f"hostile-interrupted-{os.getpid()}"
+    shutil.copy(HERE / "hostile" / "sleep_forever.py", tmp_path / f"{token}.py")
+    check = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fsm_tcp",
+            "check",
+            "server",
+            "--cmd",
+            f"python3 {token}.py {{port}}",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        # a test runner may start us with SIGINT ignored; the check must see it as a user would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+
+        def program() -> list[str]:  # the check's own command line names the token too
+            return [c for c in _processes_mentioning(token) if "fsm_tcp" not in c]
+
+        deadline = time.monotonic() + 30
+        while not program() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert program(), "the program never started"
+        check.send_signal(signal.SIGINT)
+        out, _ = check.communicate(timeout=20)  # not the 60 s bound of the no-fault run
+    finally:
+        check.kill()
+    assert check.returncode == 130, out
+    assert "NOT RUN the check was interrupted" in out and "interrupted" in out.splitlines()[-1]
+    assert _processes_mentioning(token) == []

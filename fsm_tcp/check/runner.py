@@ -198,6 +198,35 @@ def _command(command: str | list[str], values: dict[str, str]) -> str | list[str
     return [part.format_map(_Keep(values)) for part in command]
 
 
+class _Live:
+    """The programs running now, so that an interrupted check kills every one of them."""
+
+    def __init__(self) -> None:
+        self.groups: set[Group] = set()
+        self.lock = threading.Lock()
+        self.cancelled = False
+
+    def add(self, group: Group) -> Group:
+        with self.lock:
+            self.groups.add(group)
+            cancelled = self.cancelled
+        if cancelled:  # started while the check was being stopped
+            group.kill()
+        return group
+
+    def done(self, group: Group) -> None:
+        group.kill()
+        with self.lock:
+            self.groups.discard(group)
+
+    def cancel(self) -> None:
+        with self.lock:
+            self.cancelled = True
+            groups = list(self.groups)
+        for group in groups:
+            group.kill()
+
+
 @dataclass(frozen=True)
 class _Where:
     """Where one scenario's program runs, and under which limits."""
@@ -206,9 +235,10 @@ class _Where:
     cwd: Path  # its working directory (a copy of its folder, or an empty one)
     home: Path
     limits: Limits
+    live: _Live
 
     def spawn(self, command: str | list[str]) -> Group:
-        return Group(command, self.work, self.cwd, self.home, self.limits)
+        return self.live.add(Group(command, self.work, self.cwd, self.home, self.limits))
 
 
 class _Peer(threading.Thread):
@@ -248,6 +278,7 @@ class Runner:
         self._baseline: dict[str, float | None] = {}
         self._api: dict[str, str] = {}
         self._deadline = math.inf
+        self._live = _Live()
         self._findings: dict[str, list[D.Finding]] = {}
         self.roles: dict[str, RoleReport] = {}
 
@@ -292,17 +323,36 @@ class Runner:
 
         jobs = 1 if any(p.fixed_port for p in programs) else max(1, self.options.jobs)
         with ThreadPoolExecutor(jobs) as pool:
-            base = [s for s in chosen if s.baseline]
-            list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in base]))
-            list(pool.map(self._fallback, programs))
-            self._announce(p for p in programs if self.roles[p.role].no_conversation)
-            list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in later]))
-            for p in programs:
-                self._settle(p, [r for r in results + found if r.role == p.role])
-            list(pool.map(self._confirm, programs))
-            self._announce(p for p in programs if not self.roles[p.role].no_conversation)
-            list(pool.map(one, [(p, s, self._speak(p)) for p in programs for s in rest]))
+            try:
+                base = [s for s in chosen if s.baseline]
+                self._run_phases(pool, programs, (base, later, rest), one, (results, found))
+            except BaseException:  # Ctrl-C: nothing more starts, every program is killed
+                self._live.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         return Outcome(results, self.roles)
+
+    def _run_phases(
+        self,
+        pool: ThreadPoolExecutor,
+        programs: Sequence[Program],
+        phases: tuple[Sequence[Scenario], Sequence[Scenario], Sequence[Scenario]],
+        one: Callable[[tuple[Program, Scenario, str | D.Dialect]], Result],
+        runs: tuple[list[Result], list[Result]],
+    ) -> None:
+        """The no-fault run (and its canonical fallback), the other discovery runs, the
+        dialect settled and confirmed, then the scenarios. ``runs``: the results and the
+        discovery-only runs, as they come in."""
+        base, later, rest = phases
+        list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in base]))
+        list(pool.map(self._fallback, programs))
+        self._announce(p for p in programs if self.roles[p.role].no_conversation)
+        list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in later]))
+        for p in programs:
+            self._settle(p, [r for part in runs for r in part if r.role == p.role])
+        list(pool.map(self._confirm, programs))
+        self._announce(p for p in programs if not self.roles[p.role].no_conversation)
+        list(pool.map(one, [(p, s, self._speak(p)) for p in programs for s in rest]))
 
     def _announce(self, programs: Iterable[Program]) -> None:
         for p in programs:
@@ -385,6 +435,8 @@ class Runner:
         if role is not None and role.no_conversation and not scenario.baseline:
             why = "no conversation with the program was possible (see above)"
             return self._not_run(program, scenario, why)
+        if self._live.cancelled:
+            return self._not_run(program, scenario, "the check was interrupted")
         left = self._deadline - time.monotonic()
         if left <= 0:
             why = f"the check's time budget ({self.options.budget:.0f} s) was spent"
@@ -397,6 +449,8 @@ class Runner:
             return Result(program.role, scenario, decide(facts, self.bounds(program.role)), facts)
         with tempfile.TemporaryDirectory(prefix="fsm-tcp-check-") as tmp:
             result = self._run_in(Path(tmp), program, scenario, speak, left, bound)
+        if self._live.cancelled:  # killed by the interruption, not by its own doing
+            return self._not_run(program, scenario, "the check was interrupted")
         if scenario.baseline and result.verdict.passed:
             self._baseline[program.role] = result.facts.elapsed  # auto, or the fallback
         if result.api:
@@ -443,7 +497,7 @@ class Runner:
         )
         limits = dataclasses.replace(self.options.limits, cpu_seconds=math.ceil(bound) + 5)
         talk = self._against_server if program.role == SERVER else self._against_client
-        where = _Where(work, cwd, home, limits)
+        where = _Where(work, cwd, home, limits, self._live)
         facts, findings = talk(program, scenario, proxy, values, where, bound, speak)
         if facts.timed_out and bound < full:
             facts = dataclasses.replace(
@@ -502,7 +556,7 @@ class Runner:
             facts = self._facts(scenario, child, received, bound, self._join(peer, ended), ended)
             return facts, _findings(client)
         finally:
-            child.kill()
+            self._live.done(child)
             with contextlib.suppress(Exception):
                 self._loop.stop(proxy)
 
@@ -521,7 +575,7 @@ class Runner:
 
     def _join(self, peer: _Peer, ended: bool) -> str:
         """fsm_tcp's end, given a grace period once the program ended: its error, if any."""
-        if not ended:
+        if not ended or self._live.cancelled:
             return peer.error
         peer.join(max(1.0, PEER_GRACE * self.options.timeout_scale))
         if peer.is_alive() and peer.stage != "close":
@@ -564,7 +618,7 @@ class Runner:
             facts = self._facts(scenario, child, received, bound, error, ended)
             return facts, _findings(accepted[0] if accepted else server)
         finally:
-            child.kill()
+            self._live.done(child)
             server.close()  # also wakes an accept() that no client ever reached
             with contextlib.suppress(Exception):
                 self._loop.stop(proxy)
