@@ -79,11 +79,12 @@ def role_lines(role: RoleReport) -> list[str]:
     return out
 
 
-def summary_text(outcome: Outcome) -> str:
+def summary_text(outcome: Outcome, roles: bool = True) -> str:
+    """The counts of verdicts, after what each role speaks (``roles``)."""
     results = outcome.results
     counts = Counter(r.verdict.verdict for r in results)
     parts = [f"{counts[v]} {v}" for v in VERDICTS if counts[v]]
-    lines = [line for role in outcome.roles.values() for line in role_lines(role)]
+    lines = [line for role in outcome.roles.values() for line in role_lines(role) if roles]
     lines.append(f"{len(results)} scenarios: " + ", ".join(parts))
     if any(r.api == "str" for r in results):
         lines.append("finding: the class takes or returns str, so it cannot carry arbitrary bytes")
@@ -199,8 +200,11 @@ def _page(folder: Path, outcome: Outcome, programs: Sequence[str]) -> str:
     out += [f"* program: `{p}`" for p in programs]
     out += ["", "## Does it speak PROTOCOL.md?", ""]
     for role in outcome.roles.values():
-        out += [f"* {line.strip()}" for line in role_lines(role)]
-    out += ["", "## Does it survive the faults?", "", "```", summary_text(outcome), "```", ""]
+        out += [
+            f"  * {line.strip()[2:]}" if line.startswith("  - ") else f"* {line}"
+            for line in role_lines(role)
+        ]
+    out += ["", "## Does it survive the faults?", "", summary_text(outcome, roles=False), ""]
     out += [
         "| role | scenario | verdict | detail | requires | capture |",
         "|---|---|---|---|---|---|",
