@@ -1,5 +1,7 @@
 """``fsm-tcp check``: test anyone's implementation of the protocol against the faults the
-course names (issue 10).
+course names (issue 10), answering apart whether it speaks PROTOCOL.md and whether it
+survives the faults in its own dialect; grader formats, a whole class, untrusted code
+contained (issue 15).
 
 The command line registers it as every command: a parser made from ``HELP``, ``DESCRIPTION``
 and ``EPILOG``, filled by ``add_arguments(parser)``; ``run(args)`` returns the exit status.
