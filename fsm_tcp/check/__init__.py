@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,12 +39,13 @@ from .sandbox import Limits
 __all__ = ["CATALOGUE", "add_arguments", "check", "run"]
 
 HELP = "test a program or SocketTCP class against the course's faults"
-DESCRIPTION = (
+DESCRIPTION = textwrap.fill(  # the CLI prints descriptions raw
     "Answer two questions about a program, apart. Does it speak PROTOCOL.md? Each variable "
     "in which it deviates is one finding (found in fault-free runs, with fsm_tcp adapting). "
     "Does it survive the faults? Every fault scenario (lost, duplicated, late and reordered "
     "segments; 1-3 digit lengths; UTF-8, ||| and binary payloads; random loss) runs with "
-    "fsm_tcp speaking the program's own dialect, fixed, through a scripted fault proxy."
+    "fsm_tcp speaking the program's own dialect, fixed, through a scripted fault proxy.",
+    width=88,
 )
 
 EPILOG = f"""\
