@@ -92,7 +92,13 @@ def test_exit_status_tells_failures_deviations_and_accepted_deviations(
     module = str(MUTANTS / "length_ack_plus2.py")
     base = ("server", "--module", module, "--timeout-scale", str(SCALE), "--scenario")
     assert run(_args(*base, "len-3-digits")) == EXIT_DEVIATES
-    assert run(_args(*base, "len-3-digits", "--accept-deviations")) == EXIT_OK
+    accepted = ("--junit", str(tmp_path / "a.xml"), "--gradescope", str(tmp_path / "a.json"))
+    assert run(_args(*base, "len-3-digits", "--accept-deviations", *accepted)) == EXIT_OK
+    variant = json.loads((tmp_path / "a.json").read_text())["tests"][0]
+    assert variant["name"] == f"{SERVER}: speaks PROTOCOL.md: length_ack"
+    assert variant["status"] == "passed" and variant["output"].startswith("accepted variant:")
+    xml = JUnitXml.fromfile(str(tmp_path / "a.xml"))
+    assert all(case.is_passed for suite in xml for case in suite)
     out = capsys.readouterr().out
     assert "length_ack: PROTOCOL.md 3: the length segment's ACK is s+d" in out
     assert out.index("1 deviation from PROTOCOL.md") < out.index("len-3-digits")

@@ -260,11 +260,11 @@ def run(args: argparse.Namespace) -> int:
     outcome = check(programs, options, table)
     labels = [p.label for p in programs]
     report = Path(args.report) if args.report else None
-    record = to_json(outcome, labels, report)
+    record = to_json(outcome, labels, report, args.accept_deviations)
     if args.json:
         print(json.dumps(record, indent=2))
     if report is not None:
-        page = write_report(report, outcome, labels)
+        page = write_report(report, outcome, labels, args.accept_deviations)
         print(f"report: {page}", file=sys.stderr)
     write_formats(record, args.junit, args.gradescope, weights)
     return exit_status(outcome, args.accept_deviations)

@@ -105,7 +105,7 @@ def grade_one(
             outcome = runner.run_all(programs, lambda *_: None)
         finally:
             runner.close()
-        write_report(folder, outcome, [p.label for p in programs])
+        write_report(folder, outcome, [p.label for p in programs], args.accept_deviations)
         record = json.loads((folder / RECORD).read_text())
     record["submission"] = sub.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -204,7 +204,7 @@ def grade_class(args: argparse.Namespace, options: Options, weights: dict[str, f
     (out / "class.md").write_text(matrix_markdown(ordered))
     (out / "class.csv").write_text(matrix_csv(ordered))
     print(f"class matrix: {out / 'class.md'} and {out / 'class.csv'}", file=sys.stderr)
-    return 0 if all(r.get("exit_status") == 0 for r in ordered) else 1
+    return 0 if all(r.get("exit_status") == 0 for r in ordered) else 1  # as each one's check
 
 
 # ---------------------------------------------------------------------- the matrix

@@ -113,7 +113,10 @@ def passed(outcome: Outcome) -> bool:
 
 # ---------------------------------------------------------------------- JSON
 def to_json(
-    outcome: Outcome, programs: Sequence[str], report: Path | None = None
+    outcome: Outcome,
+    programs: Sequence[str],
+    report: Path | None = None,
+    accept_deviations: bool = False,
 ) -> dict[str, Any]:
     """The one record every other format (JUnit, Gradescope, the class matrix) is read from.
     ``report``: the report folder, whose artefacts each scenario then names."""
@@ -123,7 +126,8 @@ def to_json(
         "passed": scenarios_passed(results) and not deviates(outcome),
         "scenarios_passed": scenarios_passed(results),
         "deviates": deviates(outcome),
-        "exit_status": exit_status(outcome),
+        "deviations_accepted": accept_deviations,
+        "exit_status": exit_status(outcome, accept_deviations),
         "counts": dict(Counter(r.verdict.verdict for r in results)),
         "roles": {name: _role_json(role) for name, role in outcome.roles.items()},
         "api": sorted({r.api for r in results if r.api}),
@@ -182,12 +186,14 @@ def _order(r: Result) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------- report folder
-def write_report(folder: Path, outcome: Outcome, programs: Sequence[str]) -> Path:
+def write_report(
+    folder: Path, outcome: Outcome, programs: Sequence[str], accept_deviations: bool = False
+) -> Path:
     try:
         (folder / "pcap").mkdir(parents=True, exist_ok=True)
         page = folder / "index.md"
         page.write_text(_page(folder, outcome, programs))
-        record = to_json(outcome, programs, folder)
+        record = to_json(outcome, programs, folder, accept_deviations)
         (folder / "report.json").write_text(json.dumps(record, indent=2))
     except OSError as exc:
         raise InvalidArgument(f"cannot write the report to {folder}: {exc.strerror}") from None
