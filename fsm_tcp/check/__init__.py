@@ -251,6 +251,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     options = options_from(args)
     weights = formats.load_weights(args.weights)
+    for path in filter(None, (args.junit, args.gradescope)):  # before, not after the check
+        if not Path(path).resolve().parent.is_dir():
+            raise InvalidArgument(f"cannot write {path}: no folder {Path(path).parent}")
     if args.submissions:
         from .classroom import grade_class
 
