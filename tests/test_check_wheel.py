@@ -2,8 +2,8 @@
 installs into a fresh virtual environment, and its ``fsm-tcp`` runs --help, check --list, a
 demo and a short check from there (nothing of this source tree on the path).
 
-Behind the ``wheel`` marker (it needs the package index for the build backend and the
-dependencies); ``.ci/run`` runs it after the default suite.
+Part of the default run, as users get the package this way; it needs the package index for
+the build backend and the dependencies (``-m wheel`` runs it alone).
 """
 
 from __future__ import annotations
