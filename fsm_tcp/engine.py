@@ -97,7 +97,9 @@ class Connection:
         if fixed is None and cfg.secure:
             fixed = D.CANONICAL
         adapt = None if fixed is not None else D.Adaptation()
-        self.wire = Wire(fixed or D.CANONICAL, adapt, cfg.mss, self._dialect_changed)
+        self.wire = Wire(
+            fixed or D.CANONICAL, adapt, cfg.mss, self._dialect_changed, tracer is not None
+        )
         self._isn = 0
         self._seg: Segment = Segment(False, False, False, 0)
         self._from: Address = ()
@@ -287,9 +289,17 @@ class Connection:
 
     def handle_timer(self, now: float) -> None:
         """Call when ``now`` has reached ``get_timer()``; early calls do nothing."""
-        if self.timer.deadline is None or now < self.timer.deadline:
-            return
         timer = self.timer
+        if timer.deadline is None or now < timer.deadline:
+            return
+        if (
+            self.life == M.ESTABLISHED
+            and self.snd.tx == M.TX_IDLE
+            and timer.heard + self._wait_span > now
+        ):
+            # a wait on the peer, who spoke since it began: it goes on from then
+            timer.deadline = timer.heard + self._wait_span
+            return
         timer.now = now
         self.outbox.express = None
         timer.deadline = None
@@ -400,10 +410,10 @@ class Connection:
         self.error = error
 
     def peer_alive(self) -> None:
-        """Something valid came from the peer: restart any bounded wait on it."""
+        """Something valid came from the peer: any bounded wait on it counts from now
+        (``handle_timer`` moves the deadline when it expires: see ``Timer.heard``)."""
         timer = self.timer
-        if timer.deadline is not None and self.snd.tx == M.TX_IDLE:
-            timer.deadline = timer.now + self._wait_span
+        timer.heard = timer.now
 
     def await_peer(self) -> None:
         """The application waits on the peer: bound the wait like any other."""

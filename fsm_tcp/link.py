@@ -52,7 +52,7 @@ class Timer:
     """The connection's one timer (RFC 6298 5: one for the oldest segment in flight, or a
     bounded wait on the peer), on the clock of the event being handled (``now``)."""
 
-    __slots__ = ("deadline", "now", "retries", "rto", "stats")
+    __slots__ = ("deadline", "heard", "now", "retries", "rto", "stats")
 
     def __init__(self, rto: RtoEstimator, stats: Stats) -> None:
         self.rto = rto
@@ -60,6 +60,9 @@ class Timer:
         self.now = 0.0  # set by every entry point of the connection: time comes in
         self.deadline: float | None = None
         self.retries = 0  # timeouts of what is in flight since it was last answered
+        #: When the peer last showed it is there. A bounded wait on the peer counts from
+        #: then: the connection moves its deadline when it expires, not per segment.
+        self.heard = 0.0
 
     def arm(self) -> None:
         """Expire one RTO from now (RFC 6298 5.1, 5.3)."""
@@ -99,6 +102,7 @@ class Wire:
         "mss",
         "on_change",
         "tolerant",
+        "traced",
     )
 
     def __init__(
@@ -107,8 +111,11 @@ class Wire:
         adapt: D.Adaptation | None,
         mss: int,
         on_change: Callable[[], None],
+        traced: bool = False,
     ) -> None:
         self.adapt = adapt
+        #: Every segment is parsed to be traced: no byte matching, no express answers.
+        self.traced = traced
         #: auto, not yet sure: accept every recorded variant where it is unambiguous.
         self.tolerant = adapt is not None
         self.mss = mss
@@ -136,7 +143,9 @@ class Wire:
         self.at_start = d.data_seq == "start"
         #: the size of every chunk, or 0 where it depends on the SEQ (``chunk_size``)
         self.chunk = self.mss if d.max_datagram is None else 0
-        self.fast_ok = self.at_start and d.max_datagram is None
+        #: byte matching and express answers (PROTOCOL.md numbering, whole segments,
+        #: and no tracer, which must see every segment parsed)
+        self.fast_ok = self.at_start and d.max_datagram is None and not self.traced
 
     def ctl(self, flags: bytes, seq: int) -> bytes:
         """A control segment (``flags`` as ``b"S|||A|||F"``) in the working dialect."""
@@ -250,7 +259,8 @@ class Owner(Protocol):
         """What the application will be told, while the lifecycle goes on (a close)."""
 
     def peer_alive(self) -> None:
-        """Something valid came from the peer: restart a bounded wait on it."""
+        """Something valid came from the peer: a bounded wait on it starts again (the
+        per-segment path sets ``Timer.heard`` itself)."""
 
     def await_peer(self) -> None:
         """The application waits on the peer: bound the wait."""

@@ -178,8 +178,7 @@ class Receiver(Part):
             self.remaining > mss
             and (unread < self.config.receive_buffer or unread < self.wanted)
             and self.pending_ack is None
-            and self.owner.tracer is None
-        ):
+        ):  # (only where wire.fast_ok: never under a tracer)
             head = self.head
             out.express = (head, len(head) + mss, wire.f_ack % (self.head_seq + mss), out.peer)
         else:
@@ -200,8 +199,8 @@ class Receiver(Part):
             out.emit(wire.f_ack % seq)
         self.head = wire.f_data % seq if wire.fast_ok else NEVER
         self.head_seq = seq
-        if self.timer.deadline is not None:
-            self.owner.peer_alive()
+        timer = self.timer
+        timer.heard = timer.now  # the peer is there (Owner.peer_alive, without a call)
 
     def on_data(self, seg: Segment) -> None:
         """A data or length segment in ESTABLISHED, our sender idle (or just done)."""

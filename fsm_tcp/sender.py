@@ -342,7 +342,7 @@ class Sender(Part):
     def _promise_next_chunk(self) -> None:
         """Stop-and-wait: the ACK of the chunk just sent will be answered by the next chunk."""
         off, msg, wire, out = self.off, self.msg, self.wire, self.out
-        if off < len(msg) and self.owner.tracer is None and wire.fast_ok:
+        if off < len(msg) and wire.fast_ok:
             ack = self.ack_wire
             chunk = wire.f_chunk % (self.snd_nxt, msg[off : off + wire.mss])
             out.express = (ack, len(ack), chunk, out.peer)

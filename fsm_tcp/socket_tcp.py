@@ -259,6 +259,7 @@ class SocketTCP:
         """
         conn = self._require_conn()
         recv_wait, inbox, monotonic = self.udp.recv_wait, self._inbox, time.monotonic
+        deadline = conn.timer
         # A spinning thread holds the GIL between its system calls: with other Python threads
         # (maybe the peer's) in this process, spinning would slow them more than it gains.
         spin = self.busy_poll if threading.active_count() == 1 else 0.0
@@ -269,7 +270,7 @@ class SocketTCP:
                 self._drain_inbox(conn)
             if done():
                 return
-            timer = conn.get_timer()
+            timer = deadline.deadline  # conn.get_timer(), read directly: once per segment
             if timer is None and conn.is_closed:
                 raise conn.error or ConnectionClosed("the connection is closed")
             got = recv_wait(None if timer is None else timer - monotonic(), spin)
