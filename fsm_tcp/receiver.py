@@ -6,35 +6,35 @@ yet read, the message boundaries, and the segments held beyond the cumulative AC
 no mode: in order it ACKs cumulatively; out of order it keeps what fits its buffer and ACKs
 with SACK blocks in the ACK's DATA. A held segment is only bytes at a SEQ: whether it is a
 length or a chunk is decided when in-order processing reaches it, through the same path as
-a segment that just arrived. The shared SEQ counter and the dialect live in the connection.
+a segment that just arrived. What it shares it is given as the objects of
+:mod:`fsm_tcp.link` (the SEQ counter, the timer, the working dialect, the datagrams out, and
+the calls back to its connection); the application's side gets only the buffer and bounds.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import dialects as D
 from . import machines as M
 from .errors import InvalidArgument, MessageTooLarge, ProtocolViolation
+from .link import NEVER, Part, Shared
 from .sack import SackReceiver
 from .segment import Segment, format_sack
 
-if TYPE_CHECKING:
-    from .engine import Connection
-
 _MACHINE = M.build(M.RECEIVER)
+_RX_DATA = M.RX_DATA  # read per segment
 _MAX_LENGTH_DIGITS = 20
 
 
-class Receiver:
+class Receiver(Part):
     """One connection's incoming messages and the ACKs that answer them."""
 
     __slots__ = (
         "announced",
         "bounds",
         "buf",
-        "c",
         "draining",
         "first",
         "head",
@@ -43,6 +43,8 @@ class Receiver:
         "len_acks",
         "len_repeats",
         "len_seg",
+        "length_seg",
+        "peer_fin",
         "pending_ack",
         "pos",
         "remaining",
@@ -51,8 +53,8 @@ class Receiver:
         "wanted",
     )
 
-    def __init__(self, conn: Connection) -> None:
-        self.c = conn
+    def __init__(self, shared: Shared) -> None:
+        super().__init__(shared)
         # The machine's state; only the shared machine above writes it after this.
         self.rx = M.RECEIVER.initial
         self.buf = bytearray()
@@ -61,13 +63,17 @@ class Receiver:
         self.remaining = 0  # bytes of the current message still to arrive
         self.announced = 0
         self.wanted = 0
-        self.head = b"\xff"  # wire prefix of the next chunk expected (never a real one)
+        self.head = NEVER  # wire prefix of the next chunk expected (never a real one)
         self.head_seq = -1
         self.first = True  # the next chunk is the first of its message
         self.len_seg = (-1, b"")  # the current message's length segment (SEQ, DATA)
         self.len_repeats = 0
         self.len_acks: set[int] = set()  # the ACKs we sent for the current length
-        self.held: dict[int, bytes] = {}  # out-of-order segments by SEQ (PROTOCOL.md 6)
+        #: Out-of-order segments by SEQ (PROTOCOL.md 6): DATA, and the datagram it came in
+        #: (what auto cites if it learns from it once it is taken in order).
+        self.held: dict[int, tuple[bytes, bytes]] = {}
+        self.length_seg = Segment(False, False, False, 0)  # the length segment being taken
+        self.peer_fin = False  # the peer sent FIN: nothing more will arrive
         self.sack = SackReceiver()
         #: An in-order ACK held back while the driver has more datagrams queued: the next
         #: in-order segment's ACK covers it (every second segment is acknowledged).
@@ -83,22 +89,24 @@ class Receiver:
         """See ``Connection.receive``."""
         if not isinstance(buff_size, int) or buff_size < 1:
             raise InvalidArgument(f"buff_size must be a positive integer, got {buff_size!r}")
-        c = self.c
-        if len(self.buf) - self.pos >= c.config.receive_buffer:
-            c.express = None  # the buffer is full unless someone waits: that may change
+        if len(self.buf) - self.pos >= self.config.receive_buffer:
+            self.out.express = None  # the buffer is full unless someone waits: that may change
         bounds = self.bounds
         if not self.receivable(buff_size):
             self.wanted = min(buff_size, bounds[0]) if bounds else buff_size
-            c._arm_peer_wait()  # the application waits: bound the wait like any other
+            self.owner.await_peer()  # the application waits: bound the wait like any other
             return None
         if not bounds:  # no message started: an error, or the end of the stream
-            if c.error is not None:
-                raise c.error
+            error = self.owner.error
+            if error is not None:
+                raise error
             return b""
         want = min(buff_size, bounds[0])
         pos = self.pos
         if len(self.buf) - pos < want:  # the stream ended in the middle of a message
-            raise c.error or ProtocolViolation("the peer closed in the middle of a message")
+            raise self.owner.error or ProtocolViolation(
+                "the peer closed in the middle of a message"
+            )
         out = bytes(self.buf[pos : pos + want])
         pos += want
         if pos > 65536 and pos * 2 > len(self.buf):  # compact: amortised O(1) per byte
@@ -113,85 +121,86 @@ class Receiver:
         return out
 
     def receivable(self, buff_size: int) -> bool:
-        c = self.c
         bounds = self.bounds
-        ended = c.life == M.CLOSED or c._peer_fin
+        ended = self.peer_fin or self.owner.life == M.CLOSED
         if not bounds:
-            return ended or c.error is not None
+            return ended or self.owner.error is not None
         return ended or len(self.buf) - self.pos >= min(buff_size, bounds[0])
 
     # ================================================================ ACKs
     def ack(self, seq: int) -> None:
         """The cumulative ACK, with SACK blocks while segments are held beyond it."""
-        c = self.c
         if self.draining or seq in self.held:
             return  # the held segments from seq on are taken next, then one ACK for all
+        out = self.out
         if self.held:
             self.pending_ack = None
-            c._emit(c._f_ack % seq + format_sack(self.sack.blocks()))
-        elif c._more and self.pending_ack is None and self.rx == M.RX_DATA:
+            out.emit(self.wire.f_ack % seq + format_sack(self.sack.blocks()))
+        elif out.more and self.pending_ack is None and self.rx == M.RX_DATA:
             self.pending_ack = seq  # more queued behind: the next ACK covers this one
         else:
             self.pending_ack = None
-            c._emit(c._f_ack % seq)
+            out.emit(self.wire.f_ack % seq)
 
     def flush_ack(self) -> None:
         seq, self.pending_ack = self.pending_ack, None
         if seq is not None:
-            self.c._emit(self.c._f_ack % seq)
+            self.out.emit(self.wire.f_ack % seq)
 
     # ================================================================ per segment
     def fast_chunk(self, data: bytes) -> bool:
-        """The next chunk of the current message, matched as bytes (see
-        ``Connection._fast_path``)."""
-        c = self.c
+        """The next chunk of the current message, matched as bytes (the fast path: see
+        ``Connection.receive_datagram``)."""
         head = self.head
-        if not data.startswith(head) or self.head_seq != c.seq:
+        if not data.startswith(head) or self.head_seq != self.num.seq:
             return False
         n = len(data) - len(head)
         unread = len(self.buf) - self.pos
         if (
-            self.rx != M.RX_DATA
-            or c.snd.tx != M.TX_IDLE
+            self.rx != _RX_DATA
             or not 0 < n < self.remaining  # the last chunk fires a trigger: general path
-            or (unread >= c.config.receive_buffer and unread >= self.wanted)  # full
+            or (unread >= self.config.receive_buffer and unread >= self.wanted)  # full
             or self.held
         ):
             return False
-        c.stats.segments_received += 1
+        self.stats.segments_received += 1
         self.buf += data[len(head) :]  # a 16-byte slice costs less than a memoryview
-        self._accept_chunk(c.seq, n)
+        self._accept_chunk(self.head_seq, n)
         self._promise_next_ack(unread + n)
         return True
 
     def _promise_next_ack(self, unread: int) -> None:
         """The next full chunk, unless it is the last or the buffer is full, will be
         answered by its ACK (the conditions of the fast path, for a chunk of ``mss`` bytes)."""
-        c = self.c
-        mss = c._mss
+        wire, out = self.wire, self.out
+        mss = wire.mss
         if (
             self.remaining > mss
-            and (unread < c.config.receive_buffer or unread < self.wanted)
-            and c.tracer is None
+            and (unread < self.config.receive_buffer or unread < self.wanted)
             and self.pending_ack is None
-        ):
+        ):  # (only where wire.fast_ok: never under a tracer)
             head = self.head
-            ack = c._f_ack % (c.seq + mss)
-            c.express = (head, len(head) + mss, ack, c._peer_addr)
+            out.express = (head, len(head) + mss, wire.f_ack % (self.head_seq + mss), out.peer)
         else:
-            c.express = None
+            out.express = None
 
     def _accept_chunk(self, start: int, n: int) -> None:
         """Bookkeeping of an in-order chunk whose bytes are already in the buffer."""
-        c = self.c
-        c.seq = c._rcv_nxt = seq = start + n
+        num, wire, out = self.num, self.wire, self.out
+        num.seq = num.rcv_nxt = seq = start + n
         self.remaining -= n
         self.first = False
-        self.ack(seq)
-        self.head = c._f_data % seq if c._fast_ok else b"\xff"
+        if self.held or self.draining:
+            self.ack(seq)  # with SACK blocks, or one ACK after the held segments
+        elif out.more and self.pending_ack is None:  # ack() for an in-order chunk, written
+            self.pending_ack = seq  # out: this runs per segment
+        else:
+            self.pending_ack = None
+            out.emit(wire.f_ack % seq)
+        self.head = wire.f_data % seq if wire.fast_ok else NEVER
         self.head_seq = seq
-        if c._deadline is not None:
-            c._peer_alive()
+        timer = self.timer
+        timer.heard = timer.now  # the peer is there (Owner.peer_alive, without a call)
 
     def on_data(self, seg: Segment) -> None:
         """A data or length segment in ESTABLISHED, our sender idle (or just done)."""
@@ -210,59 +219,59 @@ class Receiver:
     def drain(self) -> None:
         """Held segments that in-order processing has reached, as if they arrived now;
         one ACK for them all."""
-        c, held = self.c, self.held
+        num, held, owner = self.num, self.held, self.owner
         self.draining = True
         try:
-            while c.seq in held and c.life == M.ESTABLISHED:
-                data = held.pop(c.seq)
-                c._take_held(Segment(False, False, False, c.seq, data))
+            while num.seq in held and owner.life == M.ESTABLISHED:
+                seq = num.seq
+                data, evidence = held.pop(seq)
+                owner.take_in_order(Segment(False, False, False, seq, data), evidence)
         finally:
             self.draining = False
-        for seq in [s for s in held if s < c._rcv_nxt]:
+        for seq in [s for s in held if s < num.rcv_nxt]:
             del held[seq]  # overtaken: a retransmission filled that place
         # the blocks left, oldest arrival first so that the newest is reported first
-        self.sack = SackReceiver(c._rcv_nxt)
-        for seq, data in held.items():
+        self.sack = SackReceiver(num.rcv_nxt)
+        for seq, (data, _evidence) in held.items():
             self.sack.add(seq, seq + len(data))
-        if c.life == M.ESTABLISHED:
-            self.ack(c._rcv_nxt)
+        if owner.life == M.ESTABLISHED:
+            self.ack(num.rcv_nxt)
 
     def _is_next_length(self, seg: Segment) -> bool:
-        c = self.c
-        if self._next_length_from(seg, c.seq):
+        seq = self.num.seq
+        if self._next_length_from(seg, seq):
             return True
-        if c._tolerant and self.first:  # after an empty message: the sender may have
-            for base in sorted(self.len_acks - {c.seq}):  # taken another of our ACKs
+        if self.wire.tolerant and self.first:  # after an empty message: the sender may have
+            for base in sorted(self.len_acks - {seq}):  # taken another of our ACKs
                 if self._next_length_from(seg, base):
                     self._took_length_ack(base)
                     return True
         return False
 
     def _next_length_from(self, seg: Segment, base: int) -> bool:
-        c = self.c
+        wire = self.wire
         gap = seg.seq - base
-        if gap == c._d.length_seq_gap:
-            if c._tolerant:
-                c._observe("length_seq_gap", gap)
+        if gap == wire.dialect.length_seq_gap:
+            if wire.tolerant:
+                wire.observe("length_seq_gap", gap)
             return True
-        adapt = c._adapt
-        if adapt is None or "length_seq_gap" in adapt.confirmed:
+        if not wire.unconfirmed("length_seq_gap"):
             return False
         if 0 <= gap <= 1 and seg.data.isdigit():
-            c._observe("length_seq_gap", gap)
+            wire.observe("length_seq_gap", gap)
             return True
         return False
 
     def _chunk_start(self, seg: Segment) -> int | None:
         """Where the chunk ``seg`` starts, if it is the next one expected (else None)."""
-        c = self.c
-        d, n = c._d, len(seg.data)
-        start = c.seq + d.data_seq_gap if self.first else c.seq
+        wire, seq = self.wire, self.num.seq
+        d, n = wire.dialect, len(seg.data)
+        start = seq + d.data_seq_gap if self.first else seq
         if seg.seq == (start if d.data_seq == "start" else start + n):
-            if self.first and c._tolerant:
-                self._first_chunk_numbering(d.data_seq, d.data_seq_gap, c.seq)
+            if self.first and wire.tolerant:
+                self._first_chunk_numbering(d.data_seq, d.data_seq_gap, seq)
             return start
-        adapt = c._adapt
+        adapt = wire.adapt
         if adapt is None or not self.first:
             return None
         # auto, first chunk of a message: the sender continues from whichever of our length
@@ -283,187 +292,192 @@ class Receiver:
     def _first_chunk_numbering(self, numbering: str, gap: int, base: int) -> None:
         """auto: the first chunk shows how the sender numbers data and which of our length
         ACKs it took."""
-        c = self.c
-        c._observe("data_seq", numbering)
-        c._observe("data_seq_gap", gap)
+        self.wire.observe("data_seq", numbering)
+        self.wire.observe("data_seq_gap", gap)
         self._took_length_ack(base)
 
     def _took_length_ack(self, base: int) -> None:
         """auto: the sender went on from ``base``, one of the ACKs we sent for its length
         segment: that is the arithmetic it takes, and where the count stands."""
-        c = self.c
+        wire, num = self.wire, self.num
         s, digits = self.len_seg[0], len(self.len_seg[1])
-        adapt = c._adapt
+        adapt = wire.adapt
         assert adapt is not None
         # with 2 digits, s+2 is both PROTOCOL.md's s+d and a fixed +2: it confirms nothing
         ambiguous = len(D.length_ack_fits(s, digits, base)) > 1
-        if base == c._d.length_ack_for(s, digits) and "length_ack" not in adapt.trying:
-            if not ambiguous:
-                adapt.accepted("length_ack", c._raw)  # what we use fits (seen or inferred)
+        if base == wire.dialect.length_ack_for(s, digits) and "length_ack" not in adapt.trying:
+            if not ambiguous:  # what we use fits (seen or inferred)
+                adapt.accepted("length_ack", wire.evidence)
         elif base == s + digits:
-            c._observe("length_ack", None)  # PROTOCOL.md's arithmetic: a probe withdrawn
+            wire.observe("length_ack", None)  # PROTOCOL.md's arithmetic: a probe withdrawn
         else:
-            c._observe("length_ack", base - s)
+            wire.observe("length_ack", base - s)
         if ambiguous:
             adapt.confirmed.discard("length_ack")
-        c.seq = c._rcv_nxt = base
+        num.seq = num.rcv_nxt = base
+
+    def in_window(self, seg: Segment) -> bool:
+        """Secure mode: only a repeat of recent data is answered; anything ahead of what we
+        expect, or further back than one receive buffer, is a blind guess and dropped."""
+        rcv_nxt = self.num.rcv_nxt
+        return rcv_nxt - self.config.receive_buffer <= seg.seq < rcv_nxt
 
     def stale_or_ahead(self, seg: Segment) -> None:
-        c = self.c
-        if c.config.secure and not c._in_window(seg):
-            c.stats.out_of_window += 1  # secure: dropped without a word (no ACK to reflect)
+        num, stats = self.num, self.stats
+        if self.config.secure and not self.in_window(seg):
+            stats.out_of_window += 1  # secure: dropped without a word (no ACK to reflect)
             return
         # a chunk numbered by its end repeats with the number we last ACKed
-        top = c._rcv_nxt + (c._d.data_seq == "end" and self.rx == M.RX_DATA)
-        if seg.seq < top or (seg.seq < c.seq and c.snd.tx == M.TX_IDLE):
-            c.stats.duplicates_received += 1
+        top = num.rcv_nxt + (self.wire.dialect.data_seq == "end" and self.rx == M.RX_DATA)
+        if seg.seq < top or (seg.seq < num.seq and self.owner.tx == M.TX_IDLE):
+            stats.duplicates_received += 1
             self._maybe_rotate_length_ack(seg)
             if self.rx == M.RX_DATA:
                 self.reack_stale()  # same stage on both sides: bookkeeping, no trigger
             else:
-                self._fire("rx_duplicate")  # desync (b): declared
+                self.fire("rx_duplicate")  # desync (b): declared
         elif self._may_hold(seg):
             self._hold(seg)
         else:
-            c.stats.out_of_window += 1  # PROTOCOL.md 3: dropped, and re-ACKed
-            self.ack(c._rcv_nxt)
+            stats.out_of_window += 1  # PROTOCOL.md 3: dropped, and re-ACKed
+            self.ack(num.rcv_nxt)
 
     def _may_hold(self, seg: Segment) -> bool:
         """PROTOCOL.md 6: a SACK-capable receiver keeps out-of-order segments within its
         receive buffer, where SEQ numbers bytes as PROTOCOL.md does (else it cannot know
         where a segment ends, and it would put SACK blocks where a dialect puts filler)."""
-        c = self.c
         n = len(seg.data)
-        if not (c.config.sack and n and c.canonical_numbering(receiving=True)):
+        if not (self.config.sack and n and self.wire.canonical_numbering(receiving=True)):
             return False
-        used = self.unread + sum(len(d) for d in self.held.values())
+        used = self.unread + sum(len(d) for d, _evidence in self.held.values())
         # the room in-order data gets too (_on_chunk): the buffer, or what the application
         # is waiting for, when that is more (recv_message() waits for a whole message)
-        room = max(c.config.receive_buffer, self.wanted)
-        return seg.seq + n - c._rcv_nxt + used <= room
+        room = max(self.config.receive_buffer, self.wanted)
+        return seg.seq + n - self.num.rcv_nxt + used <= room
 
     def _hold(self, seg: Segment) -> None:
-        c = self.c
+        rcv_nxt = self.num.rcv_nxt
         if seg.seq not in self.held:
-            self.held[seg.seq] = seg.data
-            self.sack.rcv_nxt = c._rcv_nxt
+            self.held[seg.seq] = (seg.data, self.wire.evidence)
+            self.sack.rcv_nxt = rcv_nxt
             self.sack.add(seg.seq, seg.seq + len(seg.data))
         else:
-            c.stats.duplicates_received += 1
-        self.ack(c._rcv_nxt)  # a duplicate ACK, with the SACK blocks
+            self.stats.duplicates_received += 1
+        self.ack(rcv_nxt)  # a duplicate ACK, with the SACK blocks
 
     def _maybe_rotate_length_ack(self, seg: Segment) -> None:
         """auto: the sender keeps repeating the length segment we ACKed, so it does not take
         our ACK's arithmetic: every second repeat, try the next one (dialects.PROBES)."""
-        c = self.c
-        if not (self.first and (seg.seq, seg.data) == self.len_seg and c._tolerant):
+        wire = self.wire
+        if not (self.first and (seg.seq, seg.data) == self.len_seg and wire.tolerant):
             return
         self.len_repeats += 1
-        adapt = c._adapt
+        adapt = wire.adapt
         if self.len_repeats % 2 or adapt is None:
             return
-        before = c._d.length_ack_for(seg.seq, len(seg.data))
+        before = wire.dialect.length_ack_for(seg.seq, len(seg.data))
         for _ in D.PROBES["length_ack"]:  # the next arithmetic that gives another number
             if not adapt.probe("length_ack"):
                 return
             if adapt.current.length_ack_for(seg.seq, len(seg.data)) != before:
                 break
-        c._adapted()
-        c.seq = c._rcv_nxt = c._d.length_ack_for(seg.seq, len(seg.data))
-        self.len_acks.add(c.seq)
-        self.head = b"\xff"
+        wire.adapted()
+        num = self.num
+        num.seq = num.rcv_nxt = wire.dialect.length_ack_for(seg.seq, len(seg.data))
+        self.len_acks.add(num.seq)
+        self.head = NEVER
 
     def _on_length(self, seg: Segment) -> None:
         data = seg.data
         if not data.isdigit() or len(data) > _MAX_LENGTH_DIGITS:
-            self.c.stats.malformed += 1  # not a length: drop it unacknowledged
+            self.stats.malformed += 1  # not a length: drop it unacknowledged
             return
         self.announced = int(data)
-        self._fire("rx_length")
+        self.length_seg = seg
+        self.fire("rx_length")
 
     def _on_chunk(self, seg: Segment, start: int) -> None:
-        c = self.c
         n = len(seg.data)
         if n == 0 or n > self.remaining:
-            c.stats.malformed += 1
+            self.stats.malformed += 1
             return
-        if self.unread >= max(c.config.receive_buffer, self.wanted):
-            c.stats.window_full += 1  # flow control: re-ACK, the sender will retry
-            self.ack(c._rcv_nxt)
+        if self.unread >= max(self.config.receive_buffer, self.wanted):
+            self.stats.window_full += 1  # flow control: re-ACK, the sender will retry
+            self.ack(self.num.rcv_nxt)
             return
         self.buf += seg.data
         self._accept_chunk(start, n)
         if self.remaining == 0:
-            self._fire("rx_last_chunk")
-        elif c._fast_ok and not self.held and c.snd.tx == M.TX_IDLE:
+            self.fire("rx_last_chunk")
+        elif self.wire.fast_ok and not self.held and self.owner.tx == M.TX_IDLE:
             # the first chunk of a message comes this way (auto sees its numbering): the
             # steady state, and its promise, start with it all the same
             self._promise_next_ack(self.unread)
 
     # ================================================================ table callbacks
-    def _fire(self, trigger: str) -> None:
+    def fire(self, trigger: str) -> None:
+        """Fire a declared trigger of the RECEIVER table on this receiver."""
         _MACHINE.events[trigger].trigger(self)
 
     def on_transition(self, ev: Any) -> None:
-        self.c._on_transition("receiver", ev)
+        self.owner.before_transition("receiver", ev)
 
     def reset_retries(self, _ev: Any = None) -> None:
-        self.c._retries = 0
+        self.timer.retries = 0
 
     def fits_message_limit(self, _ev: Any = None) -> bool:
-        return self.announced <= self.c.config.max_message_size
+        return self.announced <= self.config.max_message_size
 
     def announces_empty_message(self, _ev: Any = None) -> bool:
         return self.announced == 0
 
     def reack_stale(self, _ev: Any = None) -> None:
-        c = self.c
-        self.ack(c._rcv_nxt)
-        if c.life == M.ESTABLISHED:
-            c._peer_alive()  # still repeating data (desync b): the peer is there
+        self.ack(self.num.rcv_nxt)
+        if self.owner.life == M.ESTABLISHED:
+            self.owner.peer_alive()  # still repeating data (desync b): the peer is there
 
     def refuse_message(self, _ev: Any = None) -> None:
-        c = self.c
-        c.error = MessageTooLarge(
-            f"peer announced a {self.announced}-byte message; the limit is "
-            f"{c.config.max_message_size} (max_message_size)"
+        self.owner.abort(
+            MessageTooLarge(
+                f"peer announced a {self.announced}-byte message; the limit is "
+                f"{self.config.max_message_size} (max_message_size)"
+            )
         )
-        c._fire("lifecycle", "abort")
 
     def _accept_length(self) -> None:
-        c = self.c
-        seg = c._seg
-        c.seq = c._rcv_nxt = c._d.length_ack_for(seg.seq, len(seg.data))
+        num, seg = self.num, self.length_seg
+        num.seq = num.rcv_nxt = self.wire.dialect.length_ack_for(seg.seq, len(seg.data))
         self.len_seg = (seg.seq, seg.data)
-        self.len_acks = {c.seq}
+        self.len_acks = {num.seq}
         self.len_repeats = 0
         self.first = True
-        self.ack(c.seq)
+        self.ack(num.seq)
         self.bounds.append(self.announced)
-        c._peer_alive()
+        self.owner.peer_alive()
 
     def deliver_empty_message(self, _ev: Any = None) -> None:
         self._accept_length()
-        self.c._message_received(0)
+        self.owner.message_received(0)
 
     def start_message(self, _ev: Any = None) -> None:
-        c = self.c
         self._accept_length()
         self.remaining = self.announced
         # the first chunk takes the general path while auto has not seen how the peer
         # numbers data (it decides whether segments may be held out of order)
-        adapt = c._adapt
-        unsure = adapt is not None and "data_seq" not in adapt.confirmed
-        first_at_seq = c._fast_ok and not c._d.data_seq_gap and not unsure
-        self.head = c._f_data % c.seq if first_at_seq else b"\xff"  # for the fast path
-        self.head_seq = c.seq
+        wire, seq = self.wire, self.num.seq
+        unsure = wire.unconfirmed("data_seq")
+        first_at_seq = wire.fast_ok and not wire.dialect.data_seq_gap and not unsure
+        self.head = wire.f_data % seq if first_at_seq else NEVER  # for the fast path
+        self.head_seq = seq
 
     def finish_message(self, _ev: Any = None) -> None:
-        self.c._message_received(self.announced)
+        self.owner.message_received(self.announced)
 
     def note_truncated(self, _ev: Any = None) -> None:
-        self.c.error = ProtocolViolation(
-            f"the peer closed with {self.remaining} bytes of a "
-            f"{self.announced}-byte message missing"
+        self.owner.set_error(
+            ProtocolViolation(
+                f"the peer closed with {self.remaining} bytes of a "
+                f"{self.announced}-byte message missing"
+            )
         )
         self.remaining = 0

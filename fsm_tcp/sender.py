@@ -2,16 +2,17 @@
 
 A :class:`Sender` owns the SENDER machine's state (``tx``), the queue of messages, the
 segments in flight and, for the windowed modes, a :class:`~fsm_tcp.congestion.Congestion`
-and (Selective Repeat) a :class:`~fsm_tcp.sack.SackScoreboard`. The connection that composes
-it keeps the shared SEQ counter, the timer, the RTO estimate and the working dialect; the
-sender reads them there (``self.c``) rather than holding copies that could disagree.
+and (Selective Repeat) a :class:`~fsm_tcp.sack.SackScoreboard`. What it shares with the
+receiver and the connection it is given as the objects of :mod:`fsm_tcp.link`: the SEQ
+counter (``num``), the timer and RTO estimate (``timer``), the working dialect (``wire``),
+the datagrams out (``out``), and the calls back to the connection (``owner``).
 
 Stop-and-wait is a window of one in the same code: ``_limit()`` returns 1, so ``fill()``
 sends one segment and the next only after its ACK. The segment after an ACK starts where
 that ACK says (the dialect's arithmetic, maybe learnt from this very ACK), so only
 stop-and-wait can follow a dialect; a windowed send numbers ahead as PROTOCOL.md 6 does and
 falls back to a window of one while the working dialect is not canonical-numbered
-(``Connection.canonical_numbering``).
+(``Wire.canonical_numbering``).
 
 Per-segment work is plain bookkeeping; triggers fire per message and per fault only.
 """
@@ -19,23 +20,19 @@ Per-segment work is plain bookkeeping; triggers fire per message and per fault o
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import machines as M
 from .congestion import Congestion
 from .errors import ConnectionClosed, ConnectionTimeout, InvalidArgument, MalformedSegment
+from .link import NEVER, Part, Shared
 from .sack import SackScoreboard
 from .segment import Segment, parse_sack
-
-if TYPE_CHECKING:
-    from .engine import Connection
 
 STOP_AND_WAIT = "stop_and_wait"
 GO_BACK_N = "go_back_n"
 SELECTIVE_REPEAT = "selective_repeat"
 MODES = (STOP_AND_WAIT, GO_BACK_N, SELECTIVE_REPEAT)
-#: Matches no datagram: the fast path's expected ACK when none is expected.
-NEVER = b"\xff"
 
 _MACHINE = M.build(M.SENDER)
 
@@ -44,14 +41,13 @@ _MACHINE = M.build(M.SENDER)
 Flight = tuple[int, int, bytes, float]
 
 
-class Sender:
+class Sender(Part):
     """One connection's outgoing messages, one at a time, each in its own mode."""
 
     __slots__ = (
         "_last_cwnd",
         "ack_wire",
         "board",
-        "c",
         "cong",
         "data_base",
         "first",
@@ -68,8 +64,8 @@ class Sender:
         "tx",
     )
 
-    def __init__(self, conn: Connection) -> None:
-        self.c = conn
+    def __init__(self, shared: Shared) -> None:
+        super().__init__(shared)
         # The machine's state; only the shared machine above writes it after this.
         self.tx = M.SENDER.initial
         self.queue: deque[tuple[bytes, str]] = deque()
@@ -100,41 +96,39 @@ class Sender:
         return self.tx != M.TX_IDLE or bool(self.queue)
 
     def start_next(self) -> None:
-        if self.c.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self.queue:
+        if self.owner.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self.queue:
             self.msg, self.mode = self.queue.popleft()
-            self._fire("tx_start")
+            self.fire("tx_start")
 
     def progress(self) -> tuple[int, int]:
         """(bytes acknowledged, length) of the message being sent."""
         if self.tx == M.TX_DATA:
-            return min(max(self.c.seq - self.data_base, 0), len(self.msg)), len(self.msg)
+            return min(max(self.num.seq - self.data_base, 0), len(self.msg)), len(self.msg)
         return 0, len(self.msg)
 
     def on_ack(self, seg: Segment) -> None:
         """A pure ACK in ESTABLISHED: cumulative, maybe with SACK blocks in its DATA."""
-        c = self.c
         if self.tx == M.TX_IDLE:
-            c.stats.duplicates_received += 1  # stale: nothing to do
+            self.stats.duplicates_received += 1  # stale: nothing to do
             return
         ack, flight = seg.seq, self.flight
         # Anything from the oldest segment's ACK up to the newest's slides the window, also
         # an ACK above the highest SEQ of a window that shrank since (PROTOCOL.md 6).
         if flight and flight[0][1] <= ack <= flight[-1][1]:
             self._acked_to(ack, seg)
-        elif self.mode != STOP_AND_WAIT and flight and ack == c.seq:
+        elif self.mode != STOP_AND_WAIT and flight and ack == self.num.seq:
             self._dup_ack(seg)
-        elif not (c._tolerant and self.tx == M.TX_LENGTH and self._adapt_length_ack(seg)):
-            c.stats.duplicates_received += 1  # stale or early ACK: nothing to do
+        elif not (self.wire.tolerant and self.tx == M.TX_LENGTH and self._adapt_length_ack(seg)):
+            self.stats.duplicates_received += 1  # stale or early ACK: nothing to do
 
     def fast_ack(self) -> bool:
         """Stop-and-wait's fast path: the ACK of the chunk in flight, not the last one."""
         if self.tx != M.TX_DATA or self.off >= len(self.msg):
             return False
-        c = self.c
-        c.stats.segments_received += 1
+        self.stats.segments_received += 1
         _start, end, _pkt, sent_at = self.flight.popleft()
-        c._segment_acked(sent_at)
-        c.seq = end
+        self.timer.acked(sent_at)
+        self.num.seq = end
         self._send_chunk()
         self._promise_next_chunk()
         return True
@@ -151,10 +145,10 @@ class Sender:
     def on_timeout(self) -> None:
         """The timer of the oldest segment expired and a retry is allowed (no stage change:
         bookkeeping; the trigger fires only when the retry bound is reached)."""
-        c, flight = self.c, self.flight
+        flight = self.flight
         if not flight:
             return
-        c.rto.back_off()
+        self.timer.rto.back_off()
         cong = self.cong
         if self.mode != STOP_AND_WAIT and cong is not None:
             cong.on_timeout(self._flight_bytes())
@@ -166,7 +160,7 @@ class Sender:
             if self.board is not None:
                 self.board.forget_sacks()  # RFC 2018 8: the receiver may have reneged
             self._resend(0)
-        c._arm()
+        self.timer.arm()
 
     def clear(self) -> None:
         self.flight.clear()
@@ -176,9 +170,9 @@ class Sender:
     def _limit(self) -> int:
         """W: how many segments may be unacknowledged (PROTOCOL.md 6)."""
         cong = self.cong
-        if self.mode == STOP_AND_WAIT or cong is None or not self.c.canonical_numbering():
+        if self.mode == STOP_AND_WAIT or cong is None or not self.wire.canonical_numbering():
             return 1
-        cfg = self.c.config
+        cfg = self.config
         # the receiver holds at most receive_buffer bytes: more in flight would be dropped
         room = max(1, cfg.receive_buffer // cfg.mss)
         return max(1, min(cong.window_segments(), cfg.window, room))
@@ -195,8 +189,8 @@ class Sender:
 
     def _acked_to(self, ack: int, seg: Segment | None) -> None:
         """A cumulative ACK of new data: slide over every segment it covers."""
-        c, flight = self.c, self.flight
-        sent_at, covered, acked, resent = -1.0, c.seq, 0, False
+        num, flight = self.num, self.flight
+        sent_at, covered, acked, resent = -1.0, num.seq, 0, False
         while flight and flight[0][1] <= ack:
             _start, covered, _pkt, sent_at = flight.popleft()
             acked += 1
@@ -205,11 +199,11 @@ class Sender:
         # the ACK jumped over a repaired hole (a resent segment among those covered, or
         # many at once): the newest was held by the receiver meanwhile, and its round trip
         # is not the path's (at 20% loss such samples drove the RTO to a second).
-        c._segment_acked(sent_at if acked <= 2 and not resent else -1.0)
-        new_bytes = covered - c.seq
-        c.seq = covered
+        self.timer.acked(sent_at if acked <= 2 and not resent else -1.0)
+        new_bytes = covered - num.seq
+        num.seq = covered
         if flight:
-            c._arm()  # RFC 6298 5.3: the timer restarts for the new oldest segment
+            self.timer.arm()  # RFC 6298 5.3: the timer restarts for the new oldest segment
         if self.board is not None:
             self.board.on_ack(covered, self._blocks(seg))
         cong = self.cong
@@ -219,7 +213,7 @@ class Sender:
             # segments' worth per ACK (RFC 3465's L)
             for _ in range(min(acked, 2)):
                 recovering = cong.cc == M.FAST_RECOVERY
-                cong.on_ack(c.config.mss)
+                cong.on_ack(self.config.mss)
                 if recovering:
                     break  # RFC 5681 3.2 step 6: this ACK deflates cwnd, nothing more
             self._trace_cwnd()
@@ -229,17 +223,17 @@ class Sender:
     def _advance(self) -> None:
         """After an ACK of new data: the stage changes, or more goes out."""
         if self.tx == M.TX_LENGTH:
-            if self.c._adapt is not None:
+            if self.wire.adapt is not None:
                 self._length_taken()
-            self._fire("tx_length_acked")
+            self.fire("tx_length_acked")
         elif self.off >= len(self.msg) and not self.flight:
-            self._fire("tx_last_chunk_acked")
+            self.fire("tx_last_chunk_acked")
         else:
             self.fill()
 
     def _dup_ack(self, seg: Segment) -> None:
         """A windowed sender's duplicate ACK: congestion bookkeeping, maybe fast retransmit."""
-        self.c.stats.duplicates_received += 1
+        self.stats.duplicates_received += 1
         if self.board is not None:
             self.board.on_ack(seg.seq, self._blocks(seg))
         cong = self.cong
@@ -250,7 +244,7 @@ class Sender:
         if cong.on_dup_ack(self._flight_bytes()):
             self._trace_cwnd()
             self._resend(hole)  # fast retransmit (PROTOCOL.md 6)
-            self.c._arm()  # its ACK is a round trip away: the timer counts from now
+            self.timer.arm()  # its ACK is a round trip away: the timer counts from now
         elif cong.cc == M.FAST_RECOVERY:
             self._trace_cwnd()  # Reno inflates cwnd by each further duplicate
             self.fill()
@@ -277,11 +271,11 @@ class Sender:
             self._resend(i)
 
     def _resend(self, i: int) -> None:
-        c, flight = self.c, self.flight
+        flight = self.flight
         start, ack_at, pkt, _sent = flight[i]
         flight[i] = (start, ack_at, pkt, -1.0)
-        c.stats.retransmissions += 1
-        c._emit(pkt, True)
+        self.stats.retransmissions += 1
+        self.out.emit(pkt, True)
 
     @staticmethod
     def _blocks(seg: Segment | None) -> list[tuple[int, int]]:
@@ -293,68 +287,74 @@ class Sender:
             return []  # a filler or garbage: the cumulative number alone is safe
 
     def _trace_cwnd(self) -> None:
-        c, cong = self.c, self.cong
-        if c.tracer is None or cong is None:
+        cong = self.cong
+        if self.owner.tracer is None or cong is None:
             return
         fields = cong.trace_fields()
         key = tuple(fields.values())
         if key != self._last_cwnd:
             self._last_cwnd = key
-            c._trace("cwnd", **fields)
+            self.owner.trace("cwnd", **fields)
 
     # ================================================================ segments
     def _transmit(self, start: int, ack_at: int, pkt: bytes) -> None:
-        c = self.c
-        if not self.flight:
-            c._arm()  # one timer, for the oldest segment in flight
-        self.flight.append((start, ack_at, pkt, c._now))
+        timer, flight = self.timer, self.flight
+        if not flight:
+            timer.arm()  # one timer, for the oldest segment in flight
+        flight.append((start, ack_at, pkt, timer.now))
         if self.board is not None:
             self.board.sent(ack_at)
-        c._emit(pkt)
+        self.out.emit(pkt)
 
     def _send_length(self) -> None:
-        c = self.c
-        d = c._d
+        wire = self.wire
+        d = wire.dialect
         digits = b"%d" % len(self.msg)
-        s = c.seq + d.length_seq_gap
+        s = self.num.seq + d.length_seq_gap
         self.length_ack = self.snd_nxt = d.length_ack_for(s, len(digits))
         self.data_base = self.length_ack + d.data_seq_gap
-        self.length_pkt = pkt = c._f_data % s + digits
+        self.length_pkt = pkt = wire.f_data % s + digits
         self._transmit(s, self.length_ack, pkt)
 
     def _send_chunk(self) -> None:
-        c = self.c
-        off, d = self.off, c._d
-        base = self.snd_nxt if self.flight else c.seq
-        start = base + d.data_seq_gap if self.first else base
-        self.first = False
-        chunk = self.msg[off : off + c._chunk_size(start)]
+        wire, flight, timer = self.wire, self.flight, self.timer
+        start = self.snd_nxt if flight else self.num.seq
+        if self.first:
+            self.first = False
+            start += wire.dialect.data_seq_gap
+        off = self.off
+        chunk = self.msg[off : off + (wire.chunk or wire.chunk_size(start))]
         n = len(chunk)
-        end = start + n
         self.off = off + n
-        self.snd_nxt = end
+        self.snd_nxt = end = start + n
         if self.mode == STOP_AND_WAIT:
-            self.ack_wire = c._f_ack % end  # what the fast path will match
-        c.stats.payload_bytes_sent += n
-        self._transmit(start, end, c._f_data % (start if d.data_seq == "start" else end) + chunk)
+            self.ack_wire = wire.f_ack % end  # what the fast path will match
+        self.stats.payload_bytes_sent += n
+        pkt = wire.f_chunk % (start if wire.at_start else end, chunk)
+        # _transmit written out: this runs once per segment
+        if not flight:
+            timer.arm()
+        flight.append((start, end, pkt, timer.now))
+        if self.board is not None:
+            self.board.sent(end)
+        self.out.emit(pkt)
 
     def _promise_next_chunk(self) -> None:
         """Stop-and-wait: the ACK of the chunk just sent will be answered by the next chunk."""
-        c = self.c
-        off, msg = self.off, self.msg
-        if off < len(msg) and c.tracer is None and c._fast_ok:
-            wire = self.ack_wire
-            chunk = c._f_data % self.snd_nxt + msg[off : off + c._mss]
-            c.express = (wire, len(wire), chunk, c._peer_addr)
+        off, msg, wire, out = self.off, self.msg, self.wire, self.out
+        if off < len(msg) and wire.fast_ok:
+            ack = self.ack_wire
+            chunk = wire.f_chunk % (self.snd_nxt, msg[off : off + wire.mss])
+            out.express = (ack, len(ack), chunk, out.peer)
         else:
-            c.express = None  # the last chunk's ACK fires a trigger
+            out.express = None  # the last chunk's ACK fires a trigger
 
     # ================================================================ dialect (auto)
     def _adapt_length_ack(self, seg: Segment) -> bool:
         """auto: the ACK of our length segment in another arithmetic (s+1, s+2 ...), or the
         peer re-ACKing where it stands because it expects the length elsewhere."""
-        c, flight = self.c, self.flight
-        adapt = c._adapt
+        wire, flight = self.wire, self.flight
+        adapt = wire.adapt
         assert adapt is not None
         if len(flight) != 1:
             return False
@@ -366,20 +366,20 @@ class Sender:
             # the length went where we sent it: that comes first, so what is inferred from
             # the ACK's arithmetic agrees with the numbering the peer took
             adapt.accepted("length_seq_gap", pkt)
-            c._observe("length_ack", None if seg.seq == s + digits else seg.seq - s)
+            wire.observe("length_ack", None if seg.seq == s + digits else seg.seq - s)
             flight[0] = (s, seg.seq, pkt, sent_at)
             self.length_ack = seg.seq
             self._acked_to(seg.seq, None)
             return True
-        if seg.seq != c.seq:
+        if seg.seq != self.num.seq:
             return False
-        if c.stats.segments_sent == self.refusal_stamp:
+        if self.stats.segments_sent == self.refusal_stamp:
             return True  # a copy of a refusal already counted: one per transmission
-        self.refusal_stamp = c.stats.segments_sent
+        self.refusal_stamp = self.stats.segments_sent
         self.refusals += 1  # the peer re-ACKs where it stands: it refused our length
         if self.refusals >= 2 and adapt.probe("length_seq_gap"):
             self.refusals = 0
-            c._adapted()
+            wire.adapted()
             flight.clear()
             self._send_length()
             return True
@@ -388,48 +388,48 @@ class Sender:
     def _length_taken(self) -> None:
         """auto: the peer took our length segment: its numbering is confirmed, and a
         handshake ACK sent to the listener is what made the peer answer."""
-        c = self.c
-        adapt = c._adapt
+        wire = self.wire
+        adapt = wire.adapt
         assert adapt is not None
         adapt.accepted("length_seq_gap", self.length_pkt)
-        if adapt.current != c._d:
-            c._adapted()
+        if adapt.current != wire.dialect:
+            wire.adapted()
         adapt.confirm("length_ack")
         # a hint only: the ACK to the connection socket may just have been lost
         why = "an answer after the handshake ACK was also sent to the listener"
         if (
-            c._helped
+            wire.helped
             and "handshake_ack_to" not in adapt.confirmed
             and adapt.hint("handshake_ack_to", "listener", why)
         ):
-            c._adapted()
+            wire.adapted()
 
     # ================================================================ table callbacks
-    def _fire(self, trigger: str) -> None:
+    def fire(self, trigger: str) -> None:
+        """Fire a declared trigger of the SENDER table on this sender."""
         _MACHINE.events[trigger].trigger(self)
 
     def on_transition(self, ev: Any) -> None:
-        self.c._on_transition("sender", ev)
+        self.owner.before_transition("sender", ev)
 
     def reset_retries(self, _ev: Any = None) -> None:
-        self.c._retries = 0
+        self.timer.retries = 0
 
     def can_retry(self, _ev: Any = None) -> bool:
-        return self.c.can_retry()
+        return self.timer.retries <= self.config.max_retries
 
     def is_empty_message(self, _ev: Any = None) -> bool:
         return not self.msg
 
     def send_length_segment(self, _ev: Any = None) -> None:
-        c = self.c
         self.off, self.first, self.refusals = 0, True, 0
         self.clear()
         if self.mode != STOP_AND_WAIT and self.cong is None:
-            self.cong = Congestion(c.config.mss, c.config.cc)
-            if c.tracer is not None:
+            self.cong = Congestion(self.config.mss, self.config.cc)
+            if self.owner.tracer is not None:
                 self.cong.observer = self._on_congestion_change
                 self._trace_cwnd()
-        self.board = SackScoreboard(c.seq) if self.mode == SELECTIVE_REPEAT else None
+        self.board = SackScoreboard(self.num.seq) if self.mode == SELECTIVE_REPEAT else None
         self._send_length()
         self.fill()  # windowed: the chunks go out behind the length at once
 
@@ -437,36 +437,34 @@ class Sender:
         """The length is acknowledged: send what the window allows, or finish at once when
         one cumulative ACK covered the whole message."""
         if self.off >= len(self.msg) and not self.flight:
-            self._fire("tx_last_chunk_acked")
+            self.fire("tx_last_chunk_acked")
         else:
             self.fill()
 
     def message_sent(self, _ev: Any = None) -> None:
-        c = self.c
-        c._message_sent(len(self.msg))
+        length = len(self.msg)
         self.msg = b""
         self.clear()
-        self.start_next()
-        c._maybe_start_close()
-        c._arm_peer_wait()
+        self.owner.message_sent(length)  # which starts the next, or a close
 
     def give_up(self, _ev: Any = None) -> None:
-        c = self.c
         self.clear()
-        c.error = ConnectionTimeout(
-            f"no ACK for SEQ {c.seq} from {c.peer} after {c.config.max_retries} retransmissions"
+        self.owner.abort(
+            ConnectionTimeout(
+                f"no ACK for SEQ {self.num.seq} from {self.owner.peer} after "
+                f"{self.config.max_retries} retransmissions"
+            )
         )
-        c._fire("lifecycle", "abort")
 
     def cancel_sends(self, _ev: Any = None) -> None:
-        c = self.c
-        c._deadline = None
+        self.timer.deadline = None
         self.clear()
         dropped = len(self.queue) + 1
         self.queue.clear()
-        c.error = ConnectionClosed(f"the peer closed; {dropped} message(s) not delivered")
+        self.owner.set_error(
+            ConnectionClosed(f"the peer closed; {dropped} message(s) not delivered")
+        )
 
     def _on_congestion_change(self, trigger: str, src: str, dst: str) -> None:
-        c = self.c
-        c.stats.transitions += 1
-        c._trace("transition", machine="congestion", trigger=trigger, src=src, dst=dst)
+        self.stats.transitions += 1
+        self.owner.trace("transition", machine="congestion", trigger=trigger, src=src, dst=dst)
