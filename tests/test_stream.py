@@ -162,7 +162,8 @@ def test_many_messages_through_the_proxy_to_a_shared_output(tmp_path: Path) -> N
     # serve without --once: each message goes whole to the output, in order
     data = os.urandom(100_000)
     faults = ("--loss", "0.1", "--dup", "0.05", "--reorder", "0.05", "--seed", "6")
-    options = ("--message-size", "30000", "--mode", "go_back_n", "--mss", "700", "--json")
+    options = ("--message-size", "30000", "--mode", "selective_repeat", "--mss", "700")
+    options += ("--json",)
     sent = through_proxy(tmp_path, data, faults, *options)
     assert json.loads(sent.stdout)["messages"] == 4
 
@@ -307,6 +308,7 @@ def test_send_reports_the_whole_stream() -> None:
     with background("serve", "--port", "0", "--once", "--json") as server:
         port = str(announced_port(server))
         send = [*CMD, "send", "127.0.0.1", port, "--json", "--message-size", "30000"]
+        send += ["--mode", "selective_repeat", "--mss", "1000"]
         with subprocess.Popen(
             send, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         ) as sender:

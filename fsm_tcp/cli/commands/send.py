@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 from ...argtypes import at_least_one, port_number
 from ...errors import InvalidArgument
-from ...socket_tcp import stream_size
+from ...socket_tcp import SocketTCP, stream_size
 from ..base import EXIT_INTERRUPTED, examples, fill, resolve, say
 from ..progress import ProgressDisplay
 from ..settings import Settings
@@ -66,11 +66,15 @@ class Source:
             except OSError as exc:
                 raise InvalidArgument(f"cannot read {path}: {exc.strerror}") from None
         self.read_bytes = 0
+        #: Bytes read before the last read: sendfile reads a message only once the one
+        #: before is acknowledged, so these are.
+        self.acknowledged = 0
         #: Reads that returned data: sendfile sends each as one message (an empty stream
         #: is one empty message).
         self.messages = 0
 
     def read(self, size: int) -> bytes:
+        self.acknowledged = self.read_bytes
         try:
             data = self.file.read(size)
         except OSError as exc:  # e.g. a directory, or a read error mid-file
@@ -88,16 +92,31 @@ class Source:
 
 
 class Acknowledged:
-    """The stream's bytes acknowledged so far (for the display and for Ctrl-C's line)."""
+    """The stream's bytes acknowledged so far, for the display and for Ctrl-C's line.
 
-    def __init__(self, display: ProgressDisplay | None) -> None:
+    Without a display no callback runs per segment (it would cost every segment a few
+    calls): after Ctrl-C the count comes from the source and the connection instead.
+    """
+
+    def __init__(self, display: ProgressDisplay | None, source: Source) -> None:
         self.display = display
+        self.source = source
         self.acked = 0
 
     def __call__(self, acked: int, total: int | None) -> None:
         self.acked = acked
         if self.display is not None:
             self.display(acked, total)
+
+    def callback(self) -> Acknowledged | None:
+        return self if self.display is not None else None
+
+    def at_interrupt(self, sock: SocketTCP) -> int:
+        """At least what was acknowledged: the messages before the last one read, and of
+        that one what the connection says while it is being sent."""
+        conn = sock.conn
+        in_flight = conn.send_progress[0] if conn is not None and conn.sending else 0
+        return max(self.acked, self.source.acknowledged + in_flight)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,22 +133,25 @@ def _send(args: argparse.Namespace, settings: Settings, source: Source) -> int:
     sinks = settings.sinks()
     sock = settings.socket(sinks, "client")
     total = stream_size(source)
-    progress = Acknowledged(settings.progress(total))
+    progress = Acknowledged(settings.progress(total), source)
     start = time.monotonic()
     try:
         try:
             sock.connect((host, args.port))
             sent = sock.sendfile(
-                source, mode=settings.mode, progress=progress, message_size=args.message_size
+                source,
+                mode=settings.mode,
+                progress=progress.callback(),
+                message_size=args.message_size,
             )
             progress.acked = sent
         finally:  # the line ends before any other message, whatever happened
             if progress.display is not None:
-                progress.display.stop(progress.acked)
+                progress.display.stop(progress.at_interrupt(sock))
         sock.close()
     except KeyboardInterrupt:
         say(
-            f"interrupted: {_what_was_acknowledged(progress.acked, total, source)}; "
+            f"interrupted: {_what_was_acknowledged(progress.at_interrupt(sock), total, source)}; "
             "connection abandoned"
         )
         return EXIT_INTERRUPTED
