@@ -663,8 +663,7 @@ class Connection:
         self.timer.deadline = None
         if error is not None and self.error is None:
             self.error = error
-        self.snd.queue.clear()
-        self.snd.clear()
+        self.snd.drop_all()
         self._events.append(Closed(reason, error))
 
     # ================================================================ table callbacks

@@ -1,9 +1,13 @@
 """Windowed transfer (PROTOCOL.md 6): Go-Back-N and Selective Repeat, Tahoe and Reno.
 
 Hypothesis fault schedules on the simulator for every sender mode and algorithm against the
-default receiver and against receivers that keep nothing out of order; hand-driven edge
-cases (a window that shrank, exactly three duplicate ACKs, Reno's recovery, SACK holes);
-and real UDP through SocketTCP in two threads.
+default receiver and against receivers that keep nothing out of order, with windows that
+span messages; hand-driven edge cases (a window that shrank, exactly three duplicate ACKs,
+Reno's recovery, SACK holes, the next message behind the last chunks of one); and real UDP
+through SocketTCP in two threads.
+
+Each property runs a share of the hypothesis profile's examples (conftest.py): every example
+is a whole windowed lifecycle, and each property runs for four modes.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import drops, messages, schedules
 
 from fsm_tcp import machines as M
-from fsm_tcp.engine import Config, Connection
+from fsm_tcp.engine import Config, Connection, Established, MessageSent
 from fsm_tcp.segment import format_sack, parse
 from fsm_tcp.sim import Fault, run_lifecycle
 from fsm_tcp.socket_tcp import SocketTCP
@@ -25,7 +30,10 @@ from fsm_tcp.socket_tcp import SocketTCP
 MODES = ("stop_and_wait", "go_back_n", "selective_repeat")
 COMBOS = [(mode, cc) for mode in MODES[1:] for cc in ("tahoe", "reno")]
 EDGES = {t.name: t.edges() for t in M.TABLES}
-FEW = settings(max_examples=25, deadline=None)
+#: A 24th of the profile's examples: 25 under "ci", about 4,000 under "long".
+FEW = settings(max_examples=max(10, settings.default.max_examples // 24), deadline=None)
+#: Many short messages, so that windows span several of them (0 B included).
+many_messages = st.lists(st.binary(max_size=40), min_size=2, max_size=12)
 L, N = ("server", 8000), ("server", 40001)
 
 
@@ -98,6 +106,40 @@ def test_a_clean_windowed_transfer_keeps_many_segments_in_flight_and_traces_cwnd
     # the window keeps up to 8 segments unacknowledged: far fewer round trips than segments
     saw = run_lifecycle(sent, config=config())
     assert out.end_time < saw.end_time / 4
+
+
+@pytest.mark.parametrize(("mode", "cc"), COMBOS)
+@FEW
+@given(many_messages, schedules)
+def test_windows_across_messages_keep_every_boundary_exact(
+    mode: str, cc: str, sent: list[bytes], schedule: list[Fault]
+) -> None:
+    out = run_lifecycle(sent, schedule, config=config(cc), mode=mode, buff_sizes=[5, 64])
+    assert out.violations == []
+    assert out.received == sent[: len(out.received)]
+    if out.client_error is None:
+        assert out.complete
+
+
+@pytest.mark.parametrize(("mode", "cc"), COMBOS)
+@FEW
+@given(many_messages, schedules.filter(lambda s: drops(s) <= 6))
+def test_windows_across_messages_deliver_everything_after_few_drops(
+    mode: str, cc: str, sent: list[bytes], schedule: list[Fault]
+) -> None:
+    out = run_lifecycle(sent, schedule, config=config(cc), mode=mode)
+    assert out.complete and out.client_error is None
+    assert out.client_closed and out.server_closed
+
+
+def test_many_small_messages_share_round_trips() -> None:
+    """Twenty 12-byte messages, windowed: far fewer round trips than with a window that
+    drained at every message (each message alone would cost two)."""
+    sent = [bytes([i]) * 12 for i in range(20)]
+    out = run_lifecycle(sent, config=config(), mode="selective_repeat")
+    assert out.complete and out.received == sent
+    latency = 0.001  # run_lifecycle's one-way delay
+    assert out.end_time < 20 * 2 * 2 * latency
 
 
 # ----------------------------------------------------------------- hand-driven edges
@@ -256,3 +298,33 @@ def test_course_modes_over_real_udp_are_byte_exact(mode: str, loss: float, size:
 def test_course_modes_over_real_udp_at_20_percent_loss_20_kb(mode: str) -> None:
     sent, got = transfer(mode, 0.2, 20_000)
     assert got == sent
+
+
+def test_the_next_message_goes_out_behind_the_last_chunks_of_one() -> None:
+    conn, s = established(mss=4)
+    assert isinstance(conn.next_event(), Established)
+    conn.send(bytes(8), 0.05, mode="go_back_n")  # a one-digit length, then two chunks
+    conn.send(b"abcdef", 0.05, mode="go_back_n")
+    assert seqs(conn) == [s]  # slow start: one segment
+    assert conn.snd.cong is not None
+    conn.snd.cong.cwnd = 5 * 4  # the length's ACK makes it 6 segments
+    # both chunks of the first message, then the second's length (one digit) and chunks
+    assert ack(conn, s + 1) == [s + 1, s + 5, s + 9, s + 10, s + 14]
+    assert conn.tx == M.TX_DATA and conn.send_progress == (0, 8)  # still on the first
+    ack(conn, s + 9)  # the first message whole: the stage moves on to the second
+    assert conn.next_event() == MessageSent(8)
+    assert conn.tx == M.TX_LENGTH and conn.send_progress == (0, 6)
+    ack(conn, s + 16)  # one cumulative ACK covers the second's length and both chunks
+    assert conn.next_event() == MessageSent(6)
+    assert conn.tx == M.TX_IDLE and not conn.sending and conn.seq == s + 16
+
+
+def test_a_stop_and_wait_message_waits_for_the_window_before_it() -> None:
+    conn, s = established(mss=4)
+    conn.send(bytes(8), 0.05, mode="go_back_n")
+    conn.send(b"abcdef", 0.05)  # stop-and-wait: a window of one, after the one in flight
+    assert seqs(conn) == [s]
+    assert conn.snd.cong is not None
+    conn.snd.cong.cwnd = 5 * 4
+    assert ack(conn, s + 1) == [s + 1, s + 5]
+    assert ack(conn, s + 9) == [s + 9]  # its length, once the first message is acknowledged
