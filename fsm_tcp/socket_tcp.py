@@ -83,6 +83,7 @@ class SocketTCP:
         self._by_peer: dict[Address, SocketTCP] = {}  # a listener's children, by client
         self._inbox: deque[tuple[bytes, Address]] = deque()
         self._released = False
+        self._unflushed = False  # send(wait=False) returned before its message was acknowledged
 
     # ------------------------------------------------------------------ course API
     def bind(self, address: Address) -> None:
@@ -122,23 +123,47 @@ class SocketTCP:
         message: bytes,
         progress: Callable[[int, int], None] | None = None,
         mode: str = "stop_and_wait",
+        *,
+        wait: bool = True,
     ) -> None:
         """Returns once every byte of ``message`` has been acknowledged.
 
         ``progress(acked, total)``, if given, is called as acknowledgements come in.
         ``mode``: "stop_and_wait" (default), "go_back_n" or "selective_repeat"
         (PROTOCOL.md 6; the constructor's ``window``, ``cc`` and ``mss`` shape it).
+        ``wait=False`` (an fsm_tcp extension): returns once the message is queued and at
+        most ``send_buffer`` bytes (Config) of messages are queued or not acknowledged
+        whole, so that a windowed mode sends the next message behind this one's last
+        segments; ``flush()`` and ``close()`` wait for the rest and raise what went wrong.
         """
         conn = self._require_conn()
+        if conn.error is not None:  # an earlier message sent without waiting failed
+            raise conn.error
         conn.send(message, time.monotonic(), mode=mode)
         snd = conn.snd  # done() runs once per segment: one property less than conn.sending
+        bound = self.config.send_buffer
 
         def done() -> bool:
             if progress is not None:
                 progress(*conn.send_progress)
             return not snd.busy or conn.is_closed
 
-        self._pump(done)
+        def queued() -> bool:
+            if progress is not None:
+                progress(*conn.send_progress)
+            return snd.backlog <= bound or conn.is_closed
+
+        self._pump(done if wait else queued)
+        self._unflushed = not wait and snd.busy
+        if conn.error is not None:
+            raise conn.error
+
+    def flush(self) -> None:
+        """Wait until every message sent is acknowledged (see ``send(wait=False)``)."""
+        conn = self._require_conn()
+        snd = conn.snd
+        self._pump(lambda: not snd.busy or conn.is_closed)
+        self._unflushed = False
         if conn.error is not None:
             raise conn.error
 
@@ -174,9 +199,12 @@ class SocketTCP:
             return
         conn = self.conn
         if conn is not None and not conn.is_closed:
-            conn.close(time.monotonic())
+            conn.close(time.monotonic())  # the close starts once every message is acknowledged
             self._pump(lambda: conn.is_closed)
         self._release()
+        if self._unflushed and conn is not None and conn.error is not None:
+            self._unflushed = False
+            raise conn.error  # what send(wait=False) could not say
 
     def recv_close(self) -> None:
         """Passive close (PROTOCOL.md 4, Host B): wait for FIN, answer, wait for the ACK."""

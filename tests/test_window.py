@@ -23,6 +23,7 @@ from strategies import drops, messages, schedules
 
 from fsm_tcp import machines as M
 from fsm_tcp.engine import Config, Connection, Established, MessageSent
+from fsm_tcp.errors import ConnectionTimeout
 from fsm_tcp.segment import format_sack, parse
 from fsm_tcp.sim import Fault, run_lifecycle
 from fsm_tcp.socket_tcp import SocketTCP
@@ -328,3 +329,52 @@ def test_a_stop_and_wait_message_waits_for_the_window_before_it() -> None:
     conn.snd.cong.cwnd = 5 * 4
     assert ack(conn, s + 1) == [s + 1, s + 5]
     assert ack(conn, s + 9) == [s + 9]  # its length, once the first message is acknowledged
+
+
+@pytest.mark.parametrize("loss", [0.0, 0.1])
+def test_send_without_waiting_queues_messages_within_a_bound_and_close_flushes(
+    loss: float,
+) -> None:
+    sent = [random.Random(i).randbytes(3000 + 100 * i) for i in range(12)]
+    server = SocketTCP(loss_rate=loss, seed=1, mss=64, window=32)
+    server.bind(("127.0.0.1", 0))
+    got: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        while (message := conn.recv_message()) is not None:
+            got.append(message)
+        conn.recv_close()
+        server.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    client = SocketTCP(loss_rate=loss, seed=2, mss=64, window=32, send_buffer=8000)
+    client.connect(server.getsockname())
+    assert client.conn is not None
+    early = 0
+    for message in sent:
+        client.send(message, mode="selective_repeat", wait=False)
+        assert client.conn.snd.backlog <= 8000  # bounded, whatever was sent before
+        early += client.conn.sending
+    assert early > 0  # some send returned before its message was acknowledged
+    client.close()  # waits for every message, then closes
+    thread.join(120)
+    assert not thread.is_alive()
+    assert got == sent
+
+
+def test_a_failure_after_send_without_waiting_is_raised_by_close() -> None:
+    server = SocketTCP()
+    server.bind(("127.0.0.1", 0))
+    accepted: list[SocketTCP] = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()[0]))
+    thread.start()
+    client = SocketTCP(max_retries=2, initial_rto=0.01, max_rto=0.02)
+    client.connect(server.getsockname())
+    thread.join(10)
+    accepted[0].udp.close()  # the peer vanishes without a word
+    server.udp.close()
+    client.send(b"x" * 5000, mode="go_back_n", wait=False)  # queued: returns at once
+    with pytest.raises(ConnectionTimeout):
+        client.close()
