@@ -277,8 +277,7 @@ class SocketTCP:
             self.udp.close()
 
     def _flush(self, conn: Connection) -> None:
-        for data, dst in conn.datagrams_to_send():
-            self.udp.sendto(data, dst)
+        self.udp.send_all(conn.datagrams_to_send())  # a window's segments in few system calls
 
     def _pump(self, done: Callable[[], bool]) -> None:
         """Feed datagrams and timer expiries to the engine until ``done()``.
