@@ -238,7 +238,11 @@ class Connection:
             if data == snd.ack_wire:  # the ACK of the chunk in flight (not the last one)
                 if snd.fast_ack():
                     return
-            elif snd.tx == M.TX_IDLE and self.rcv.fast_chunk(data):  # the next chunk
+            elif snd.tx == M.TX_IDLE:
+                if self.rcv.fast_chunk(data):  # the next chunk
+                    return
+            elif snd.window_ack(data):  # a windowed sender's plain cumulative ACK
+                self._heard = True
                 return
         self.outbox.express = None
         try:

@@ -49,6 +49,9 @@ Flight = tuple[int, int, bytes, float]
 #: A message cut into segments whose stage the machine has not finished: (length, the ACK of
 #: its length segment, the SEQ of its first data byte, the ACK of its last segment).
 Behind = tuple[int, int, int, int]
+#: A pure ACK's first fields, and the longest plain one (SEQ of at most 20 digits).
+_ACK_HEAD = b"0|||1|||0|||"
+_ACK_MAX = len(_ACK_HEAD) + 20 + 3
 #: Most messages cut ahead of the one the machine is on: each one the machine reaches fires
 #: its triggers within those of the one before (a bound on that nesting, not on throughput).
 MAX_AHEAD = 8
@@ -176,6 +179,27 @@ class Sender(Part):
         self.num.seq = end
         self._send_chunk()
         self._promise_next_chunk()
+        return True
+
+    def window_ack(self, data: bytes) -> bool:
+        """A windowed sender's fast path: a plain cumulative ACK of new data, read from its
+        bytes (no Segment, no SACK blocks: those, duplicates and anything else take the
+        general path, which does the same with a parsed segment)."""
+        if (
+            self.mode == STOP_AND_WAIT
+            or not data.startswith(_ACK_HEAD)
+            or not data.endswith(b"|||")
+            or len(data) > _ACK_MAX
+        ):
+            return False
+        digits = data[12:-3]
+        if not digits.isdigit():
+            return False
+        ack, flight = int(digits), self.flight
+        if not (flight and flight[0][1] <= ack <= flight[-1][1]):
+            return False
+        self.stats.segments_received += 1
+        self._acked_to(ack, None)
         return True
 
     def implies_ack(self, seq: int, gap: int) -> bool:
