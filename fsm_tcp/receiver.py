@@ -128,15 +128,21 @@ class Receiver(Part):
         return ended or len(self.buf) - self.pos >= min(buff_size, bounds[0])
 
     # ================================================================ ACKs
-    def ack(self, seq: int) -> None:
-        """The cumulative ACK, with SACK blocks while segments are held beyond it."""
+    def ack(self, seq: int, in_order: bool = False) -> None:
+        """The cumulative ACK, with SACK blocks while segments are held beyond it.
+
+        RFC 1122 4.2.3.2 / RFC 5681 4.2: an ACK for an ``in_order`` segment may wait for the
+        next one's while the driver has more datagrams queued (at least every second
+        segment is acknowledged, and the pending one goes out with the output); anything
+        else (a duplicate, a segment out of order or refused, one that fills a hole) is
+        answered at once."""
         if self.draining or seq in self.held:
             return  # the held segments from seq on are taken next, then one ACK for all
         out = self.out
         if self.held:
             self.pending_ack = None
             out.emit(self.wire.f_ack % seq + format_sack(self.sack.blocks()))
-        elif out.more and self.pending_ack is None and self.rx == M.RX_DATA:
+        elif in_order and out.more and self.pending_ack is None and self.rx == M.RX_DATA:
             self.pending_ack = seq  # more queued behind: the next ACK covers this one
         else:
             self.pending_ack = None
@@ -451,7 +457,7 @@ class Receiver(Part):
         self.len_acks = {num.seq}
         self.len_repeats = 0
         self.first = True
-        self.ack(num.seq)
+        self.ack(num.seq, in_order=True)
         self.bounds.append(self.announced)
         self.owner.peer_alive()
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from . import dialects as D
 from . import machines as M
 from .congestion import Congestion
 from .errors import ConnectionClosed, ConnectionTimeout, InvalidArgument, MalformedSegment
@@ -71,7 +72,9 @@ class Sender(Part):
         "first",
         "flight",
         "length_ack",
+        "length_arith",
         "length_pkt",
+        "length_start",
         "mode",
         "msg",
         "off",
@@ -94,6 +97,10 @@ class Sender(Part):
         #: and how many started messages the machine has still to reach.
         self.behind: deque[Behind] = deque()
         self.unreached = 0
+        #: auto: the length-ACK arithmetics every length ACK so far fits (dialects.PROBES);
+        #: messages are cut ahead only once one is left, since the next message's length
+        #: is numbered by it before its ACK can say otherwise. None for a fixed dialect.
+        self.length_arith: set[int | None] | None = None
         self.msg = b""
         self.mode = STOP_AND_WAIT
         self.off = 0  # bytes of msg put into segments so far
@@ -102,6 +109,7 @@ class Sender(Part):
         self.ack_wire = NEVER  # stop-and-wait: the ACK of the chunk in flight, as bytes
         self.snd_nxt = 0  # where the next segment starts while others are in flight
         self.length_ack = 0  # the ACK that covers this message's length segment
+        self.length_start = 0  # the SEQ of this message's length segment
         self.length_pkt = b""
         self.data_base = 0  # SEQ of the message's first data byte (progress only)
         self.refusals = 0
@@ -275,6 +283,7 @@ class Sender(Part):
             or queue[0][1] != self.mode
             or len(self.behind) >= MAX_AHEAD
             or not self.wire.canonical_numbering()
+            or (self.wire.adapt is not None and self.length_arith != {None})
         ):
             return False
         self.behind.append((len(self.msg), self.length_ack, self.data_base, self.snd_nxt))
@@ -418,6 +427,7 @@ class Sender(Part):
         digits = b"%d" % len(self.msg)
         # where the segment before it ended: ahead, the last one of the message before
         s = (self.snd_nxt if self.flight else self.num.seq) + d.length_seq_gap
+        self.length_start = s
         self.length_ack = self.snd_nxt = d.length_ack_for(s, len(digits))
         self.data_base = self.length_ack + d.data_seq_gap
         self.length_pkt = pkt = wire.f_data % s + digits
@@ -502,6 +512,9 @@ class Sender(Part):
         if adapt.current != wire.dialect:
             wire.adapted()
         adapt.confirm("length_ack")
+        digits = len(self.length_pkt) - self.length_pkt.rindex(b"|") - 1
+        fits = set(D.length_ack_fits(self.length_start, digits, self.length_ack))
+        self.length_arith = fits if self.length_arith is None else self.length_arith & fits
         # a hint only: the ACK to the connection socket may just have been lost
         why = "an answer after the handshake ACK was also sent to the listener"
         if (
