@@ -15,6 +15,7 @@ changes no state (see the module doc there for why that stays plain code).
 from __future__ import annotations
 
 import random
+import weakref
 from collections import deque
 from typing import Any
 
@@ -31,7 +32,7 @@ from .errors import (
     ProtocolViolation,
 )
 from .events import Address, Closed, Established, Event, MessageReceived, MessageSent
-from .link import NEVER, Express, Numbering, Outbox, Shared, Timer, Tracer, Wire
+from .link import NEVER, Express, Numbering, Outbox, Owner, Shared, Timer, Tracer, Wire
 from .receiver import Receiver
 from .rto import RtoEstimator
 from .segment import Segment, parse
@@ -98,7 +99,11 @@ class Connection:
             fixed = D.CANONICAL
         adapt = None if fixed is not None else D.Adaptation()
         self.wire = Wire(
-            fixed or D.CANONICAL, adapt, cfg.mss, self._dialect_changed, tracer is not None
+            fixed or D.CANONICAL,
+            adapt,
+            cfg.mss,
+            weakref.WeakMethod(self._dialect_changed),
+            tracer is not None,
         )
         self._isn = 0
         self._seg: Segment = Segment(False, False, False, 0)
@@ -115,7 +120,10 @@ class Connection:
         self._via_listener = False  # the datagram being handled reached the listener
         self._deferred: list[tuple[bytes, Address]] = []
         self._heard = False  # client: the peer sent more than handshake segments
-        shared = Shared(self, cfg, stats, self.num, self.timer, self.wire, self.outbox)
+        # The parts hold their owner weakly: a connection dropped (an evicted half-open one,
+        # say) is freed at once, not left to the cycle collector.
+        owner: Owner = weakref.proxy(self)
+        shared = Shared(owner, cfg, stats, self.num, self.timer, self.wire, self.outbox)
         self.snd = Sender(shared)
         self.rcv = Receiver(shared)
 

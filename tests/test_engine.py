@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
+import weakref
 
 import pytest
 
@@ -417,3 +419,17 @@ def test_a_burst_is_acked_every_second_segment_and_anything_out_of_order_at_once
     assert out(conn) == [(b"0|||1|||0|||76|||", C), (b"0|||1|||0|||76|||", C)]  # at once
     conn.receive_datagram(b"0|||0|||0|||92|||" + b"d" * 16, C, 1.0, more=True)  # ahead
     assert out(conn) == [(b"0|||1|||0|||76|||92-108", C)]  # at once, with a SACK block
+
+
+def test_a_dropped_connection_is_freed_without_the_cycle_collector() -> None:
+    """A listener under a SYN flood drops half-open connections by the thousand: each must
+    go when its last reference does (its parts hold it weakly), not wait for gc."""
+    gc.disable()
+    try:
+        conn = established_server(40)
+        conn.receive_datagram(b"0|||0|||0|||42|||64", C, 1.0)  # a message under way
+        ref = weakref.ref(conn)
+        del conn
+        assert ref() is None
+    finally:
+        gc.enable()
