@@ -132,6 +132,7 @@ class Connection:
         """Active open: send SYN to ``address`` (the listener)."""
         self._require_fresh("connect")
         self._opened = True
+        self.rcv.closed = False
         self.timer.now = now
         self.peer = address
         self._listener_addr = tuple(address)
@@ -142,6 +143,7 @@ class Connection:
         the passive open on the driver's clock (traces show when it happened)."""
         self._require_fresh("listen")
         self._opened = True
+        self.rcv.closed = False
         self.timer.now = now
         self._fire("open_passive")
 
@@ -672,7 +674,9 @@ class Connection:
         return 2.0 * sum(min(rto * 2.0**k, cfg.max_rto) for k in range(cfg.max_retries + 1))
 
     def _finish(self, reason: str, error: FsmTcpError | None = None) -> None:
+        """Every transition to CLOSED ends here."""
         self.timer.deadline = None
+        self.rcv.closed = True
         if error is not None and self.error is None:
             self.error = error
         self.snd.drop_all()

@@ -34,6 +34,7 @@ class Receiver(Part):
     __slots__ = (
         "announced",
         "bounds",
+        "closed",
         "buf",
         "draining",
         "first",
@@ -74,6 +75,9 @@ class Receiver(Part):
         self.held: dict[int, tuple[bytes, bytes]] = {}
         self.length_seg = Segment(False, False, False, 0)  # the length segment being taken
         self.peer_fin = False  # the peer sent FIN: nothing more will arrive
+        #: The connection is CLOSED (as when fresh; the connection keeps this current, so
+        #: that the per-segment ``receivable`` asks it nothing)
+        self.closed = True
         self.sack = SackReceiver()
         #: An in-order ACK held back while the driver has more datagrams queued: the next
         #: in-order segment's ACK covers it (every second segment is acknowledged).
@@ -122,7 +126,7 @@ class Receiver(Part):
 
     def receivable(self, buff_size: int) -> bool:
         bounds = self.bounds
-        ended = self.peer_fin or self.owner.life == M.CLOSED
+        ended = self.peer_fin or self.closed
         if not bounds:
             return ended or self.owner.error is not None
         return ended or len(self.buf) - self.pos >= min(buff_size, bounds[0])
