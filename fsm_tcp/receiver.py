@@ -34,8 +34,8 @@ class Receiver(Part):
     __slots__ = (
         "announced",
         "bounds",
-        "closed",
         "buf",
+        "closed",
         "draining",
         "first",
         "head",
