@@ -19,18 +19,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fsm_tcp"
 
-#: Areas being rewritten on other branches right now: the integrator removes an entry once that
-#: rewrite is merged. A path is excepted when it is, or lies under, one of these (relative to
-#: the package directory); a cycle is excepted when one of its modules is.
-KNOWN_EXCEPTIONS = ("cli", "bench", "check", "plot")
-
 #: Underscored names that are public API of the standard library's types.
 PUBLIC_UNDERSCORED = frozenset({"_replace", "_asdict", "_fields", "_make", "_field_defaults"})
-
-
-def _excepted(module: str) -> bool:
-    parts = module.split(".")[1:]  # drop "fsm_tcp"
-    return bool(parts) and parts[0] in KNOWN_EXCEPTIONS
 
 
 def _module_name(path: Path) -> str:
@@ -181,11 +171,11 @@ def test_the_walk_sees_the_package() -> None:
 
 
 def test_no_import_cycle() -> None:
-    cycles = [c for c in _cycles() if not any(_excepted(m) for m in c)]
+    cycles = _cycles()
     assert not cycles, f"modules that import each other: {cycles}"
 
 
-@pytest.mark.parametrize("module", sorted(m for m in MODULES if not _excepted(m)))
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_no_reaching_into_private_names(module: str) -> None:
     found = list(_reach_ins(module))
     assert not found, "underscored names of another object:\n" + "\n".join(found)
