@@ -252,23 +252,50 @@ class SocketTCP:
         is one empty message, so a stream that fits one message is exactly that message.
 
         ``progress(acked, total)``, if given, counts the whole stream; ``total`` is None
-        when the size is unknown (a pipe). Each message goes out through ``send``.
+        when the size is unknown (a pipe). Each message goes out through ``send``; in a
+        windowed mode without waiting for the one before (``send(wait=False)``), so that a
+        window spans the message boundaries, and flushed at the end.
         """
         size = max(1, min(message_size or STREAM_MESSAGE, self.config.max_message_size))
         if offset:
             file.seek(offset)  # type: ignore[attr-defined]  # as socket.sendfile: a file
         total = stream_size(file, offset, count)
+        wait = mode == "stop_and_wait"
         sent = 0
         while True:
             want = size if count is None else min(size, count - sent)
             chunk = file.read(want) if want > 0 else b""
             if not chunk and sent:
-                return sent
-            shown = None if progress is None else _shifted(progress, sent, total)
-            self.send(chunk, progress=shown, mode=mode)
+                break
+            if progress is None:
+                shown = None
+            elif wait:
+                shown = _shifted(progress, sent, total)
+            else:
+                shown = self._stream_progress(progress, sent + len(chunk), total)
+            self.send(chunk, progress=shown, mode=mode, wait=wait)
             sent += len(chunk)
             if not chunk:
-                return sent
+                break
+        if not wait:
+            self.flush()
+            if progress is not None:
+                progress(sent, total)
+        return sent
+
+    def _stream_progress(
+        self, progress: Callable[[int, int | None], None], handed: int, total: int | None
+    ) -> Callable[[int, int], None]:
+        """send's progress as the stream's while messages overlap: the bytes handed to send
+        so far, less those of messages not acknowledged whole, plus what is acknowledged of
+        the oldest of those."""
+        conn = self._require_conn()
+        snd = conn.snd
+
+        def shown(acked: int, _length: int) -> None:
+            progress(handed - snd.backlog + acked, total)
+
+        return shown
 
     def recvfile(self, file: Writable, *, message_done: Callable[[int], None] | None = None) -> int:
         """Write every byte received to ``file`` as it arrives, until the peer closes

@@ -12,6 +12,7 @@ is a whole windowed lifecycle, and each property runs for four modes.
 
 from __future__ import annotations
 
+import io
 import random
 import threading
 from typing import Any
@@ -448,3 +449,36 @@ def test_no_message_is_cut_ahead_while_auto_cannot_tell_the_length_arithmetic() 
     sent = [bytes(10), b"", b"\x00"]
     out = run_lifecycle(sent, schedule, config=config("reno"), mode="go_back_n")
     assert out.complete and out.received == sent and out.client_error is None
+
+
+def test_sendfile_windows_span_its_messages_and_progress_counts_the_stream() -> None:
+    data = random.Random(7).randbytes(50_000)
+    server = SocketTCP(mss=500, window=32)
+    server.bind(("127.0.0.1", 0))
+    got = io.BytesIO()
+    lengths: list[int] = []
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.recvfile(got, message_done=lengths.append)
+        conn.recv_close()
+        server.close()
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    client = SocketTCP(mss=500, window=32, dialect="canonical")
+    client.connect(server.getsockname())
+    seen: list[tuple[int, int | None]] = []
+    sent = client.sendfile(
+        io.BytesIO(data),
+        mode="selective_repeat",
+        message_size=3000,
+        progress=lambda acked, total: seen.append((acked, total)),
+    )
+    client.close()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert sent == len(data) and got.getvalue() == data
+    assert lengths == [3000] * 16 + [2000]  # every boundary where it was
+    acked = [a for a, _ in seen]
+    assert acked == sorted(acked) and acked[-1] == len(data) and max(acked) <= len(data)
