@@ -35,6 +35,9 @@ class Config:
     max_message_size: int = 64 * 1024 * 1024
     #: Unread bytes a receiver holds before it stops accepting data (flow control).
     receive_buffer: int = 64 * 1024
+    #: SocketTCP.send(..., wait=False) returns once at most this many bytes of messages are
+    #: queued or not yet acknowledged whole (what a sender holds beyond the one in flight).
+    send_buffer: int = 4 * 1024 * 1024
     #: Random 32-bit initial sequence numbers instead of the course's 0..100, and segments
     #: outside the expected window dropped silently instead of re-ACKed.
     secure: bool = False
@@ -55,8 +58,10 @@ class Config:
             raise InvalidArgument(f"mss must be 1..{MAX_DATAGRAM - 64}, got {self.mss}")
         if self.max_retries < 0 or self.close_tries < 1:
             raise InvalidArgument("max_retries must be >= 0 and close_tries >= 1")
-        if self.max_message_size < 0 or self.receive_buffer < 1:
-            raise InvalidArgument("max_message_size must be >= 0 and receive_buffer >= 1")
+        if self.max_message_size < 0 or self.receive_buffer < 1 or self.send_buffer < 0:
+            raise InvalidArgument(
+                "max_message_size and send_buffer must be >= 0 and receive_buffer >= 1"
+            )
         if self.window < 1:
             raise InvalidArgument(f"window must be >= 1 segment, got {self.window}")
         if self.cc not in ALGORITHMS:

@@ -15,6 +15,7 @@ changes no state (see the module doc there for why that stays plain code).
 from __future__ import annotations
 
 import random
+import weakref
 from collections import deque
 from typing import Any
 
@@ -31,7 +32,7 @@ from .errors import (
     ProtocolViolation,
 )
 from .events import Address, Closed, Established, Event, MessageReceived, MessageSent
-from .link import NEVER, Express, Numbering, Outbox, Shared, Timer, Tracer, Wire
+from .link import NEVER, Express, Numbering, Outbox, Owner, Shared, Timer, Tracer, Wire
 from .receiver import Receiver
 from .rto import RtoEstimator
 from .segment import Segment, parse
@@ -98,7 +99,11 @@ class Connection:
             fixed = D.CANONICAL
         adapt = None if fixed is not None else D.Adaptation()
         self.wire = Wire(
-            fixed or D.CANONICAL, adapt, cfg.mss, self._dialect_changed, tracer is not None
+            fixed or D.CANONICAL,
+            adapt,
+            cfg.mss,
+            weakref.WeakMethod(self._dialect_changed),
+            tracer is not None,
         )
         self._isn = 0
         self._seg: Segment = Segment(False, False, False, 0)
@@ -115,7 +120,10 @@ class Connection:
         self._via_listener = False  # the datagram being handled reached the listener
         self._deferred: list[tuple[bytes, Address]] = []
         self._heard = False  # client: the peer sent more than handshake segments
-        shared = Shared(self, cfg, stats, self.num, self.timer, self.wire, self.outbox)
+        # The parts hold their owner weakly: a connection dropped (an evicted half-open one,
+        # say) is freed at once, not left to the cycle collector.
+        owner: Owner = weakref.proxy(self)
+        shared = Shared(owner, cfg, stats, self.num, self.timer, self.wire, self.outbox)
         self.snd = Sender(shared)
         self.rcv = Receiver(shared)
 
@@ -124,6 +132,7 @@ class Connection:
         """Active open: send SYN to ``address`` (the listener)."""
         self._require_fresh("connect")
         self._opened = True
+        self.rcv.closed = False
         self.timer.now = now
         self.peer = address
         self._listener_addr = tuple(address)
@@ -134,6 +143,7 @@ class Connection:
         the passive open on the driver's clock (traces show when it happened)."""
         self._require_fresh("listen")
         self._opened = True
+        self.rcv.closed = False
         self.timer.now = now
         self._fire("open_passive")
 
@@ -238,7 +248,11 @@ class Connection:
             if data == snd.ack_wire:  # the ACK of the chunk in flight (not the last one)
                 if snd.fast_ack():
                     return
-            elif snd.tx == M.TX_IDLE and self.rcv.fast_chunk(data):  # the next chunk
+            elif snd.tx == M.TX_IDLE:
+                if self.rcv.fast_chunk(data):  # the next chunk
+                    return
+            elif snd.window_ack(data):  # a windowed sender's plain cumulative ACK
+                self._heard = True
                 return
         self.outbox.express = None
         try:
@@ -660,11 +674,12 @@ class Connection:
         return 2.0 * sum(min(rto * 2.0**k, cfg.max_rto) for k in range(cfg.max_retries + 1))
 
     def _finish(self, reason: str, error: FsmTcpError | None = None) -> None:
+        """Every transition to CLOSED ends here."""
         self.timer.deadline = None
+        self.rcv.closed = True
         if error is not None and self.error is None:
             self.error = error
-        self.snd.queue.clear()
-        self.snd.clear()
+        self.snd.drop_all()
         self._events.append(Closed(reason, error))
 
     # ================================================================ table callbacks

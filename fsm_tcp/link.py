@@ -84,8 +84,9 @@ class Wire:
     """The working dialect: its arithmetic (``dialect``), its framing as prepared formats,
     and, under auto, the :class:`~fsm_tcp.dialects.Adaptation` that learns it.
 
-    ``on_change`` is called after auto adapted the working dialect (the connection traces it
-    and withdraws what it prepared for the old one).
+    ``on_change()`` gives what to call after auto adapted the working dialect (the
+    connection traces it and withdraws what it prepared for the old one), or None once the
+    connection is gone: a ``weakref.WeakMethod``, so that the wire holds no cycle.
     """
 
     __slots__ = (
@@ -110,7 +111,7 @@ class Wire:
         dialect: D.Dialect,
         adapt: D.Adaptation | None,
         mss: int,
-        on_change: Callable[[], None],
+        on_change: Callable[[], Callable[[], None] | None],
         traced: bool = False,
     ) -> None:
         self.adapt = adapt
@@ -196,7 +197,9 @@ class Wire:
         assert self.adapt is not None
         self.dialect = self.adapt.current
         self._prepare()
-        self.on_change()
+        changed = self.on_change()
+        if changed is not None:
+            changed()
 
 
 class Outbox:

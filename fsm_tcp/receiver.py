@@ -35,6 +35,7 @@ class Receiver(Part):
         "announced",
         "bounds",
         "buf",
+        "closed",
         "draining",
         "first",
         "head",
@@ -74,6 +75,9 @@ class Receiver(Part):
         self.held: dict[int, tuple[bytes, bytes]] = {}
         self.length_seg = Segment(False, False, False, 0)  # the length segment being taken
         self.peer_fin = False  # the peer sent FIN: nothing more will arrive
+        #: The connection is CLOSED (as when fresh; the connection keeps this current, so
+        #: that the per-segment ``receivable`` asks it nothing)
+        self.closed = True
         self.sack = SackReceiver()
         #: An in-order ACK held back while the driver has more datagrams queued: the next
         #: in-order segment's ACK covers it (every second segment is acknowledged).
@@ -122,21 +126,27 @@ class Receiver(Part):
 
     def receivable(self, buff_size: int) -> bool:
         bounds = self.bounds
-        ended = self.peer_fin or self.owner.life == M.CLOSED
+        ended = self.peer_fin or self.closed
         if not bounds:
             return ended or self.owner.error is not None
         return ended or len(self.buf) - self.pos >= min(buff_size, bounds[0])
 
     # ================================================================ ACKs
-    def ack(self, seq: int) -> None:
-        """The cumulative ACK, with SACK blocks while segments are held beyond it."""
+    def ack(self, seq: int, in_order: bool = False) -> None:
+        """The cumulative ACK, with SACK blocks while segments are held beyond it.
+
+        RFC 1122 4.2.3.2 / RFC 5681 4.2: an ACK for an ``in_order`` segment may wait for the
+        next one's while the driver has more datagrams queued (at least every second
+        segment is acknowledged, and the pending one goes out with the output); anything
+        else (a duplicate, a segment out of order or refused, one that fills a hole) is
+        answered at once."""
         if self.draining or seq in self.held:
             return  # the held segments from seq on are taken next, then one ACK for all
         out = self.out
         if self.held:
             self.pending_ack = None
             out.emit(self.wire.f_ack % seq + format_sack(self.sack.blocks()))
-        elif out.more and self.pending_ack is None and self.rx == M.RX_DATA:
+        elif in_order and out.more and self.pending_ack is None and self.rx == M.RX_DATA:
             self.pending_ack = seq  # more queued behind: the next ACK covers this one
         else:
             self.pending_ack = None
@@ -451,7 +461,7 @@ class Receiver(Part):
         self.len_acks = {num.seq}
         self.len_repeats = 0
         self.first = True
-        self.ack(num.seq)
+        self.ack(num.seq, in_order=True)
         self.bounds.append(self.announced)
         self.owner.peer_alive()
 

@@ -14,6 +14,13 @@ stop-and-wait can follow a dialect; a windowed send numbers ahead as PROTOCOL.md
 falls back to a window of one while the working dialect is not canonical-numbered
 (``Wire.canonical_numbering``).
 
+Windows span messages (PROTOCOL.md 6: the length segment is just the first element of a
+message's segment list): under canonical numbering, once a windowed message is cut into
+segments, the next queued message of the same mode is cut behind it in the same window
+(``_open_next``). The machine's stage stays that of the oldest message not yet acknowledged
+whole; each message already cut is kept behind as (length, length ACK, first data SEQ, end),
+and when the machine reaches it, its triggers fire as the cumulative ACK has covered it.
+
 Per-segment work is plain bookkeeping; triggers fire per message and per fault only.
 """
 
@@ -22,6 +29,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from . import dialects as D
 from . import machines as M
 from .congestion import Congestion
 from .errors import ConnectionClosed, ConnectionTimeout, InvalidArgument, MalformedSegment
@@ -39,6 +47,15 @@ _MACHINE = M.build(M.SENDER)
 #: A segment in flight: (start SEQ, the ACK that covers it, the datagram, when it was first
 #: sent; -1.0 once resent, so that its ACK gives no RTT sample: Karn's rule).
 Flight = tuple[int, int, bytes, float]
+#: A message cut into segments whose stage the machine has not finished: (length, the ACK of
+#: its length segment, the SEQ of its first data byte, the ACK of its last segment).
+Behind = tuple[int, int, int, int]
+#: A pure ACK's first fields, and the longest plain one (SEQ of at most 20 digits).
+_ACK_HEAD = b"0|||1|||0|||"
+_ACK_MAX = len(_ACK_HEAD) + 20 + 3
+#: Most messages cut ahead of the one the machine is on: each one the machine reaches fires
+#: its triggers within those of the one before (a bound on that nesting, not on throughput).
+MAX_AHEAD = 8
 
 
 class Sender(Part):
@@ -47,13 +64,17 @@ class Sender(Part):
     __slots__ = (
         "_last_cwnd",
         "ack_wire",
+        "backlog",
+        "behind",
         "board",
         "cong",
         "data_base",
         "first",
         "flight",
         "length_ack",
+        "length_arith",
         "length_pkt",
+        "length_start",
         "lost_from",
         "lost_to",
         "mode",
@@ -64,6 +85,7 @@ class Sender(Part):
         "refusals",
         "snd_nxt",
         "tx",
+        "unreached",
     )
 
     def __init__(self, shared: Shared) -> None:
@@ -71,6 +93,16 @@ class Sender(Part):
         # The machine's state; only the shared machine above writes it after this.
         self.tx = M.SENDER.initial
         self.queue: deque[tuple[bytes, str]] = deque()
+        #: Bytes of the messages queued or not yet acknowledged whole.
+        self.backlog = 0
+        #: Messages cut into segments ahead, behind the one the machine is on (oldest first),
+        #: and how many started messages the machine has still to reach.
+        self.behind: deque[Behind] = deque()
+        self.unreached = 0
+        #: auto: the length-ACK arithmetics every length ACK so far fits (dialects.PROBES);
+        #: messages are cut ahead only once one is left, since the next message's length
+        #: is numbered by it before its ACK can say otherwise. None for a fixed dialect.
+        self.length_arith: set[int | None] | None = None
         self.msg = b""
         self.mode = STOP_AND_WAIT
         self.off = 0  # bytes of msg put into segments so far
@@ -79,6 +111,7 @@ class Sender(Part):
         self.ack_wire = NEVER  # stop-and-wait: the ACK of the chunk in flight, as bytes
         self.snd_nxt = 0  # where the next segment starts while others are in flight
         self.length_ack = 0  # the ACK that covers this message's length segment
+        self.length_start = 0  # the SEQ of this message's length segment
         self.length_pkt = b""
         self.data_base = 0  # SEQ of the message's first data byte (progress only)
         self.refusals = 0
@@ -96,21 +129,44 @@ class Sender(Part):
         if mode not in MODES:
             raise InvalidArgument(f"unknown mode {mode!r}; choose one of: {', '.join(MODES)}")
         self.queue.append((message, mode))
+        self.backlog += len(message)
 
     @property
     def busy(self) -> bool:
         return self.tx != M.TX_IDLE or bool(self.queue)
 
     def start_next(self) -> None:
-        if self.owner.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self.queue:
-            self.msg, self.mode = self.queue.popleft()
-            self.fire("tx_start")
+        if self.owner.life != M.ESTABLISHED:
+            return
+        if self.tx == M.TX_IDLE:
+            if self.unreached:
+                self.fire("tx_start")  # a message already cut behind the one just done
+            elif self.queue:
+                self.msg, self.mode = self.queue.popleft()
+                self.fire("tx_start")
+        elif self.queue:
+            self.fill()  # a window may take the new message behind the one in flight
 
     def progress(self) -> tuple[int, int]:
         """(bytes acknowledged, length) of the message being sent."""
+        length, _length_ack, base, _end = self._front()
         if self.tx == M.TX_DATA:
-            return min(max(self.num.seq - self.data_base, 0), len(self.msg)), len(self.msg)
-        return 0, len(self.msg)
+            return min(max(self.num.seq - base, 0), length), length
+        return 0, length
+
+    def _front(self) -> Behind:
+        """The message the machine is on: (length, length ACK, first data SEQ, end; -1
+        while it is still being cut)."""
+        if self.behind:
+            return self.behind[0]
+        done = self.off >= len(self.msg)
+        return len(self.msg), self.length_ack, self.data_base, self.snd_nxt if done else -1
+
+    def _covered(self, seq: int) -> bool:
+        """Every segment before ``seq`` is acknowledged (the oldest in flight starts there
+        or later): a message's length, or its end, under windows that span messages."""
+        flight = self.flight
+        return not flight or flight[0][0] >= seq
 
     def on_ack(self, seg: Segment) -> None:
         """A pure ACK in ESTABLISHED: cumulative, maybe with SACK blocks in its DATA."""
@@ -137,6 +193,27 @@ class Sender(Part):
         self.num.seq = end
         self._send_chunk()
         self._promise_next_chunk()
+        return True
+
+    def window_ack(self, data: bytes) -> bool:
+        """A windowed sender's fast path: a plain cumulative ACK of new data, read from its
+        bytes (no Segment, no SACK blocks: those, duplicates and anything else take the
+        general path, which does the same with a parsed segment)."""
+        if (
+            self.mode == STOP_AND_WAIT
+            or not data.startswith(_ACK_HEAD)
+            or not data.endswith(b"|||")
+            or len(data) > _ACK_MAX
+        ):
+            return False
+        digits = data[12:-3]
+        if not digits.isdigit():
+            return False
+        ack, flight = int(digits), self.flight
+        if not (flight and flight[0][1] <= ack <= flight[-1][1]):
+            return False
+        self.stats.segments_received += 1
+        self._acked_to(ack, None)
         return True
 
     def implies_ack(self, seq: int, gap: int) -> bool:
@@ -171,9 +248,17 @@ class Sender(Part):
             self._resend(0)
         self.timer.arm()
 
+    def drop_all(self) -> None:
+        """The connection ended: nothing queued or in flight will be sent."""
+        self.queue.clear()
+        self.clear()
+        self.backlog = 0
+
     def clear(self) -> None:
         self.flight.clear()
         self.ack_wire = NEVER
+        self.behind.clear()
+        self.unreached = 0
 
     # ================================================================ windows
     def _limit(self) -> int:
@@ -187,10 +272,35 @@ class Sender(Part):
         return max(1, min(cong.window_segments(), cfg.window, room))
 
     def fill(self) -> None:
-        """Send new chunks while the window allows."""
-        limit, flight, size = self._limit(), self.flight, len(self.msg)
-        while len(flight) < limit and self.off < size:
-            self._send_chunk()
+        """Send new chunks while the window allows, and the next messages' behind them."""
+        limit, flight = self._limit(), self.flight
+        while len(flight) < limit:
+            if self.off < len(self.msg):
+                self._send_chunk()
+            elif not self._open_next():
+                break
+
+    def _open_next(self) -> bool:
+        """The message being cut is cut whole: cut the next one behind it in the window, if
+        it is of the same windowed mode (PROTOCOL.md 6 numbers every segment of every
+        message; the receiver finds each boundary from the length segments)."""
+        queue = self.queue
+        if (
+            not queue
+            or self.tx == M.TX_IDLE
+            or self.mode == STOP_AND_WAIT
+            or queue[0][1] != self.mode
+            or len(self.behind) >= MAX_AHEAD
+            or not self.wire.canonical_numbering()
+            or (self.wire.adapt is not None and self.length_arith != {None})
+        ):
+            return False
+        self.behind.append((len(self.msg), self.length_ack, self.data_base, self.snd_nxt))
+        self.msg, self.mode = queue.popleft()
+        self.off, self.first = 0, True
+        self.unreached += 1
+        self._send_length()
+        return True
 
     def _flight_bytes(self) -> int:
         flight = self.flight
@@ -233,15 +343,20 @@ class Sender(Part):
         self._advance()
 
     def _advance(self) -> None:
-        """After an ACK of new data: the stage changes, or more goes out."""
+        """After an ACK of new data: the stage changes, or more goes out. (In TX_LENGTH the
+        oldest segment in flight is the length, so an ACK of new data has covered it.)"""
         if self.tx == M.TX_LENGTH:
             if self.wire.adapt is not None:
                 self._length_taken()
             self.fire("tx_length_acked")
-        elif self.off >= len(self.msg) and not self.flight:
+        elif self._message_done():
             self.fire("tx_last_chunk_acked")
         else:
             self.fill()
+
+    def _message_done(self) -> bool:
+        end = self._front()[3]
+        return end >= 0 and self._covered(end)
 
     def _dup_ack(self, seg: Segment) -> None:
         """A windowed sender's duplicate ACK: congestion bookkeeping, maybe fast retransmit."""
@@ -352,7 +467,9 @@ class Sender(Part):
         wire = self.wire
         d = wire.dialect
         digits = b"%d" % len(self.msg)
-        s = self.num.seq + d.length_seq_gap
+        # where the segment before it ended: ahead, the last one of the message before
+        s = (self.snd_nxt if self.flight else self.num.seq) + d.length_seq_gap
+        self.length_start = s
         self.length_ack = self.snd_nxt = d.length_ack_for(s, len(digits))
         self.data_base = self.length_ack + d.data_seq_gap
         self.length_pkt = pkt = wire.f_data % s + digits
@@ -437,6 +554,9 @@ class Sender(Part):
         if adapt.current != wire.dialect:
             wire.adapted()
         adapt.confirm("length_ack")
+        digits = len(self.length_pkt) - self.length_pkt.rindex(b"|") - 1
+        fits = set(D.length_ack_fits(self.length_start, digits, self.length_ack))
+        self.length_arith = fits if self.length_arith is None else self.length_arith & fits
         # a hint only: the ACK to the connection socket may just have been lost
         why = "an answer after the handshake ACK was also sent to the listener"
         if (
@@ -461,9 +581,16 @@ class Sender(Part):
         return self.timer.retries <= self.config.max_retries
 
     def is_empty_message(self, _ev: Any = None) -> bool:
-        return not self.msg
+        return self._front()[0] == 0
 
     def send_length_segment(self, _ev: Any = None) -> None:
+        if self.unreached:  # its length went out ahead, behind the message before
+            self.unreached -= 1
+            if self._covered(self._front()[1]):
+                self.fire("tx_length_acked")
+            else:
+                self.fill()
+            return
         self.off, self.first, self.refusals = 0, True, 0
         self.clear()
         if self.mode != STOP_AND_WAIT and self.cong is None:
@@ -478,15 +605,19 @@ class Sender(Part):
     def send_first_chunk(self, _ev: Any = None) -> None:
         """The length is acknowledged: send what the window allows, or finish at once when
         one cumulative ACK covered the whole message."""
-        if self.off >= len(self.msg) and not self.flight:
+        if self._message_done():
             self.fire("tx_last_chunk_acked")
         else:
             self.fill()
 
     def message_sent(self, _ev: Any = None) -> None:
-        length = len(self.msg)
-        self.msg = b""
-        self.clear()
+        if self.behind:  # the segments of those cut behind it stay in flight
+            length = self.behind.popleft()[0]
+        else:
+            length = len(self.msg)
+            self.msg = b""
+            self.clear()
+        self.backlog -= length
         self.owner.message_sent(length)  # which starts the next, or a close
 
     def give_up(self, _ev: Any = None) -> None:
@@ -500,9 +631,8 @@ class Sender(Part):
 
     def cancel_sends(self, _ev: Any = None) -> None:
         self.timer.deadline = None
-        self.clear()
-        dropped = len(self.queue) + 1
-        self.queue.clear()
+        dropped = len(self.queue) + 1 + len(self.behind)
+        self.drop_all()
         self.owner.set_error(
             ConnectionClosed(f"the peer closed; {dropped} message(s) not delivered")
         )

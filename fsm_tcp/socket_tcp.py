@@ -127,6 +127,7 @@ class SocketTCP:
         self._by_peer: dict[Address, SocketTCP] = {}  # a listener's children, by client
         self._inbox: deque[tuple[bytes, Address]] = deque()
         self._released = False
+        self._unflushed = False  # send(wait=False) returned before its message was acknowledged
 
     # ------------------------------------------------------------------ course API
     def bind(self, address: Address) -> None:
@@ -166,23 +167,47 @@ class SocketTCP:
         message: bytes,
         progress: Callable[[int, int], None] | None = None,
         mode: str = "stop_and_wait",
+        *,
+        wait: bool = True,
     ) -> None:
         """Returns once every byte of ``message`` has been acknowledged.
 
         ``progress(acked, total)``, if given, is called as acknowledgements come in.
         ``mode``: "stop_and_wait" (default), "go_back_n" or "selective_repeat"
         (PROTOCOL.md 6; the constructor's ``window``, ``cc`` and ``mss`` shape it).
+        ``wait=False`` (an fsm_tcp extension): returns once the message is queued and at
+        most ``send_buffer`` bytes (Config) of messages are queued or not acknowledged
+        whole, so that a windowed mode sends the next message behind this one's last
+        segments; ``flush()`` and ``close()`` wait for the rest and raise what went wrong.
         """
         conn = self._require_conn()
+        if conn.error is not None:  # an earlier message sent without waiting failed
+            raise conn.error
         conn.send(message, time.monotonic(), mode=mode)
         snd = conn.snd  # done() runs once per segment: one property less than conn.sending
+        bound = self.config.send_buffer
 
         def done() -> bool:
             if progress is not None:
                 progress(*conn.send_progress)
             return not snd.busy or conn.is_closed
 
-        self._pump(done)
+        def queued() -> bool:
+            if progress is not None:
+                progress(*conn.send_progress)
+            return snd.backlog <= bound or conn.is_closed
+
+        self._pump(done if wait else queued)
+        self._unflushed = not wait and snd.busy
+        if conn.error is not None:
+            raise conn.error
+
+    def flush(self) -> None:
+        """Wait until every message sent is acknowledged (see ``send(wait=False)``)."""
+        conn = self._require_conn()
+        snd = conn.snd
+        self._pump(lambda: not snd.busy or conn.is_closed)
+        self._unflushed = False
         if conn.error is not None:
             raise conn.error
 
@@ -227,23 +252,50 @@ class SocketTCP:
         is one empty message, so a stream that fits one message is exactly that message.
 
         ``progress(acked, total)``, if given, counts the whole stream; ``total`` is None
-        when the size is unknown (a pipe). Each message goes out through ``send``.
+        when the size is unknown (a pipe). Each message goes out through ``send``; in a
+        windowed mode without waiting for the one before (``send(wait=False)``), so that a
+        window spans the message boundaries, and flushed at the end.
         """
         size = max(1, min(message_size or STREAM_MESSAGE, self.config.max_message_size))
         if offset:
             file.seek(offset)  # type: ignore[attr-defined]  # as socket.sendfile: a file
         total = stream_size(file, offset, count)
+        wait = mode == "stop_and_wait"
         sent = 0
         while True:
             want = size if count is None else min(size, count - sent)
             chunk = file.read(want) if want > 0 else b""
             if not chunk and sent:
-                return sent
-            shown = None if progress is None else _shifted(progress, sent, total)
-            self.send(chunk, progress=shown, mode=mode)
+                break
+            if progress is None:
+                shown = None
+            elif wait:
+                shown = _shifted(progress, sent, total)
+            else:
+                shown = self._stream_progress(progress, sent + len(chunk), total)
+            self.send(chunk, progress=shown, mode=mode, wait=wait)
             sent += len(chunk)
             if not chunk:
-                return sent
+                break
+        if not wait:
+            self.flush()
+            if progress is not None:
+                progress(sent, total)
+        return sent
+
+    def _stream_progress(
+        self, progress: Callable[[int, int | None], None], handed: int, total: int | None
+    ) -> Callable[[int, int], None]:
+        """send's progress as the stream's while messages overlap: the bytes handed to send
+        so far, less those of messages not acknowledged whole, plus what is acknowledged of
+        the oldest of those."""
+        conn = self._require_conn()
+        snd = conn.snd
+
+        def shown(acked: int, _length: int) -> None:
+            progress(handed - snd.backlog + acked, total)
+
+        return shown
 
     def recvfile(self, file: Writable, *, message_done: Callable[[int], None] | None = None) -> int:
         """Write every byte received to ``file`` as it arrives, until the peer closes
@@ -271,9 +323,12 @@ class SocketTCP:
             return
         conn = self.conn
         if conn is not None and not conn.is_closed:
-            conn.close(time.monotonic())
+            conn.close(time.monotonic())  # the close starts once every message is acknowledged
             self._pump(lambda: conn.is_closed)
         self._release()
+        if self._unflushed and conn is not None and conn.error is not None:
+            self._unflushed = False
+            raise conn.error  # what send(wait=False) could not say
 
     def recv_close(self) -> None:
         """Passive close (PROTOCOL.md 4, Host B): wait for FIN, answer, wait for the ACK."""
@@ -352,8 +407,7 @@ class SocketTCP:
             self.udp.close()
 
     def _flush(self, conn: Connection) -> None:
-        for data, dst in conn.datagrams_to_send():
-            self.udp.sendto(data, dst)
+        self.udp.send_all(conn.datagrams_to_send())  # a window's segments in few system calls
 
     def _pump(self, done: Callable[[], bool]) -> None:
         """Feed datagrams and timer expiries to the engine until ``done()``.

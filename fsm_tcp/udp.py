@@ -3,14 +3,20 @@
 ``send_loss_rate``: a lost send is silently not sent. ``recv_loss_rate``: a lost receive is
 read and discarded. ``dup_rate``: a sent datagram goes out twice. ``debug``: every datagram
 sent, received or lost is printed with a timestamp on stderr (PROTOCOL.md 5).
+
+``send_all`` sends what a driver has to send in one pass: on Linux, a run of equal-sized
+datagrams to one address goes to the kernel in one ``sendmsg`` with ``UDP_SEGMENT`` (UDP
+segmentation offload: the kernel cuts it into the same datagrams), else one ``sendto`` each.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import random
 import select
 import socket
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -25,6 +31,13 @@ RECV_BUFFER = 65536
 #: net.core.rmem_max): a window of full-size segments overflows the default of about 200 KiB
 #: (PROTOCOL.md 6, issue 11 item 4), and a dropped burst costs a timeout.
 SOCKET_BUFFER = 4 * 1024 * 1024
+#: Linux's UDP_SEGMENT option (linux/udp.h; Python names it from 3.12 on only).
+UDP_SEGMENT = getattr(socket, "UDP_SEGMENT", 103)
+#: The kernel's limits on one segmented send: segments (UDP_MAX_SEGMENTS) and bytes.
+GSO_MAX_SEGMENTS = 64
+GSO_MAX_BYTES = 65000
+#: What a kernel, a device or an address family says when it cannot segment: plain sends.
+_NO_GSO = frozenset({errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP, errno.EIO})
 #: Sleeps at least this long may round up to a whole millisecond (poll) instead of select().
 _LONG_WAIT = 0.02
 #: select() takes only descriptors below FD_SETSIZE (1024 on Linux and macOS).
@@ -99,6 +112,9 @@ class SocketUDP:
         self._driven = False  # recv_wait() made the socket non-blocking
         self._poll: Any = None  # a poll object for long sleeps, where the system has poll()
         self._poll_only = False  # the descriptor is too high for select()
+        #: Try UDP_SEGMENT for runs of equal-sized datagrams (Linux); off after a refusal.
+        self.gso = sys.platform.startswith("linux")
+        self.gso_sends = 0  # sendmsg calls that carried a run
 
     # -- the socket API the course uses
     def bind(self, address: Address) -> None:
@@ -137,6 +153,58 @@ class SocketUDP:
             if self.on_fault:
                 self.on_fault("dup", data, address)
         return len(data)
+
+    def send_all(self, datagrams: list[tuple[bytes, Address]]) -> None:
+        """Send ``datagrams`` in order. Runs of datagrams to one address, all of one size
+        but the last (which may be shorter), go out in one system call where the kernel
+        segments them; faults and the debug print need each datagram, so they send one by
+        one."""
+        if (
+            len(datagrams) < 2
+            or not self.gso
+            or self.send_loss_rate
+            or self.dup_rate
+            or self.debug
+            or self.sock.family not in (socket.AF_INET, socket.AF_INET6)
+        ):
+            for data, address in datagrams:
+                self.sendto(data, address)
+            return
+        i, n = 0, len(datagrams)
+        while i < n:
+            data, address = datagrams[i]
+            size = total = len(data)
+            j = i + 1
+            while j < n and j - i < GSO_MAX_SEGMENTS:
+                nxt, to = datagrams[j]
+                if to != address or len(nxt) > size or total + len(nxt) > GSO_MAX_BYTES:
+                    break
+                total += len(nxt)
+                j += 1
+                if len(nxt) < size:
+                    break  # only the last of a run may be shorter
+            if j - i < 2 or not self._send_run(datagrams[i:j], size, address):
+                for data, address in datagrams[i:j]:
+                    self.sendto(data, address)
+            i = j
+
+    def _send_run(self, run: list[tuple[bytes, Address]], size: int, address: Address) -> bool:
+        """One sendmsg with UDP_SEGMENT; False (and GSO off) where it is not supported."""
+        try:
+            self.sock.sendmsg(
+                [b"".join(data for data, _ in run)],
+                [(socket.IPPROTO_UDP, UDP_SEGMENT, struct.pack("=H", size))],
+                0,
+                address,
+            )
+        except OSError as exc:
+            if exc.errno not in _NO_GSO:
+                raise
+            self.gso = False
+            return False
+        self.sent += len(run)
+        self.gso_sends += 1
+        return True
 
     def recv_wait(self, timeout: float | None, spin: float = 0.0) -> tuple[bytes, Address] | None:
         """One datagram, or None once ``timeout`` seconds passed (None: no limit) or on a loss.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
+import weakref
 
 import pytest
 
@@ -403,3 +405,31 @@ def test_an_express_answer_is_not_queued_again_and_a_false_claim_is_refused() ->
     # the last chunk fires a trigger: no promise for it
     server.receive_datagram(b"0|||0|||0|||76|||" + b"y" * 16, C, 0.6)
     assert server.express is None
+
+
+def test_a_burst_is_acked_every_second_segment_and_anything_out_of_order_at_once() -> None:
+    conn = established_server(40)  # the peer's next SEQ: 42
+    conn.receive_datagram(b"0|||0|||0|||42|||64", C, 1.0, more=True)  # a 64-byte message
+    assert out(conn) == [(b"0|||1|||0|||44|||", C)]  # the length: flushed with the output
+    conn.receive_datagram(b"0|||0|||0|||44|||" + b"a" * 16, C, 1.0, more=True)
+    assert not conn.outbox.out  # in order, more queued: its ACK may wait for the next one's
+    conn.receive_datagram(b"0|||0|||0|||60|||" + b"b" * 16, C, 1.0, more=True)
+    assert conn.outbox.out == [(b"0|||1|||0|||76|||", C)]  # the second: one ACK for both
+    conn.receive_datagram(b"0|||0|||0|||60|||" + b"b" * 16, C, 1.0, more=True)  # a repeat
+    assert out(conn) == [(b"0|||1|||0|||76|||", C), (b"0|||1|||0|||76|||", C)]  # at once
+    conn.receive_datagram(b"0|||0|||0|||92|||" + b"d" * 16, C, 1.0, more=True)  # ahead
+    assert out(conn) == [(b"0|||1|||0|||76|||92-108", C)]  # at once, with a SACK block
+
+
+def test_a_dropped_connection_is_freed_without_the_cycle_collector() -> None:
+    """A listener under a SYN flood drops half-open connections by the thousand: each must
+    go when its last reference does (its parts hold it weakly), not wait for gc."""
+    gc.disable()
+    try:
+        conn = established_server(40)
+        conn.receive_datagram(b"0|||0|||0|||42|||64", C, 1.0)  # a message under way
+        ref = weakref.ref(conn)
+        del conn
+        assert ref() is None
+    finally:
+        gc.enable()

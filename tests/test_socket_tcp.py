@@ -3,6 +3,8 @@ and across processes (where both ends busy-poll), and the driver's wait."""
 
 from __future__ import annotations
 
+import errno
+import socket
 import subprocess
 import sys
 import time
@@ -279,6 +281,72 @@ def test_a_spinning_wait_without_a_timeout_sleeps_until_a_datagram_comes() -> No
         got = b.recv_wait(None, spin=0.001)  # spins 1 ms, then sleeps without a limit
         late.outcome()
         assert got == (b"late", a.getsockname()) and b.spin_hits == 0
+    finally:
+        a.close()
+        b.close()
+
+
+def _received(sock: SocketUDP, count: int) -> list[bytes]:
+    sock.settimeout(5)
+    got = []
+    for _ in range(count):
+        packet = sock.recvfrom()
+        assert packet is not None
+        got.append(packet[0])
+    return got
+
+
+@pytest.mark.parametrize("gso", [True, False])
+def test_send_all_delivers_every_datagram_in_order_with_or_without_segmentation(
+    gso: bool,
+) -> None:
+    a, b = _udp_pair()
+    c = SocketUDP()
+    c.bind(("127.0.0.1", 0))
+    try:
+        a.gso = gso and a.gso  # where the system has no UDP_SEGMENT, both are the fallback
+        to_b, to_c = b.getsockname(), c.getsockname()
+        # a run of 70 equal datagrams (more than one segmented send takes), a shorter last
+        # one, a change of size, another address, and a lone datagram
+        run = [b"%04d" % i + b"x" * 996 for i in range(70)] + [b"short"]
+        other = [b"y" * 300, b"z" * 300]
+        a.send_all([(d, to_b) for d in run] + [(d, to_c) for d in other] + [(b"end", to_b)])
+        assert _received(b, len(run) + 1) == [*run, b"end"]
+        assert _received(c, 2) == other
+        assert a.sent == len(run) + len(other) + 1
+        assert (a.gso_sends > 0) == a.gso  # segmented sends where the kernel takes them
+    finally:
+        for sock in (a, b, c):
+            sock.close()
+
+
+def test_send_all_with_faults_sends_one_by_one() -> None:
+    a, b = _udp_pair()
+    try:
+        a.dup_rate = 1.0  # every datagram twice: only sendto knows how
+        a.send_all([(b"one", b.getsockname()), (b"two", b.getsockname())])
+        assert _received(b, 4) == [b"one", b"one", b"two", b"two"]
+        assert a.gso_sends == 0
+    finally:
+        a.close()
+        b.close()
+
+
+def test_send_all_falls_back_to_plain_sends_where_the_kernel_refuses_segmentation() -> None:
+    class NoGso(socket.socket):
+        def sendmsg(self, *args: object, **kw: object) -> int:
+            raise OSError(errno.EINVAL, "no UDP_SEGMENT here")
+
+    a = SocketUDP(sock=NoGso(socket.AF_INET, socket.SOCK_DGRAM))
+    b = SocketUDP()
+    a.bind(("127.0.0.1", 0))
+    b.bind(("127.0.0.1", 0))
+    try:
+        a.gso = True
+        sent = [b"%03d" % i for i in range(5)]
+        a.send_all([(d, b.getsockname()) for d in sent])
+        assert _received(b, 5) == sent
+        assert not a.gso and a.gso_sends == 0  # off after the first refusal
     finally:
         a.close()
         b.close()
