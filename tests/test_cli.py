@@ -95,6 +95,7 @@ def through_proxy(
     return sent
 
 
+@pytest.mark.timeout(300)  # stop-and-wait at 20% loss: ~30 s alone, over 100 s on a busy machine
 def test_256_kib_through_the_proxy_with_loss_duplication_and_reordering(tmp_path: Path) -> None:
     faults = ("--loss", "0.2", "--dup", "0.05", "--reorder", "0.05", "--seed", "3")
     through_proxy(tmp_path, os.urandom(256 << 10), faults)
