@@ -583,6 +583,94 @@ class Adaptation:
         return self.current != before
 
 
+# ------------------------------------------------------------------ telling answers apart
+@dataclass
+class Refusals:
+    """Sender: is the peer refusing the segment in flight, or are these old copies?
+
+    A peer that refuses a segment re-ACKs where it stands, once per copy it gets. So do
+    late and duplicated copies of the ACK that made us move on: each of our transmissions
+    of the previous segment may reach the peer twice, and each answer come back twice. A
+    standing ACK counts as a refusal only beyond that allowance, and once per transmission
+    of the segment refused (``sent`` marks one)."""
+
+    allowance: int = 3
+    heard: int = 0
+    sends: int = 0
+    counted_at: int = -1
+    count: int = 0
+
+    def restart(self, previous_sends: int) -> None:
+        """A new segment is in flight; the one before it was sent ``previous_sends`` times."""
+        self.allowance = 4 * max(previous_sends, 1) - 1
+        self.heard = self.sends = self.count = 0
+        self.counted_at = -1
+
+    def next_rule(self) -> None:
+        """The segment goes out under another rule: its refusals count anew."""
+        self.count = 0
+
+    def sent(self) -> None:
+        self.sends += 1
+
+    def standing(self) -> bool:
+        """A standing ACK arrived: True when it counts as one more refusal."""
+        self.heard += 1
+        if self.heard <= self.allowance or self.counted_at == self.sends:
+            return False
+        self.counted_at = self.sends
+        self.count += 1
+        return True
+
+
+@dataclass
+class Sightings:
+    """An answer the working rule does not predict is adopted only when it answered each of
+    our last ``need`` transmissions, and nothing else did: a late or duplicated copy of an
+    earlier answer can fill one more of them, never all (a peer that tries its own rules
+    answers each repeat differently)."""
+
+    need: int = 3
+    slots: dict[int, set[int]] = field(default_factory=dict)
+
+    def seen(self, value: int, slot: int) -> bool:
+        self.slots.setdefault(slot, set()).add(value)
+        return all(self.slots.get(s) == {value} for s in range(slot - self.need + 1, slot + 1))
+
+    def clear(self) -> None:
+        self.slots.clear()
+
+
+@dataclass
+class Rotation:
+    """Receiver: the sender repeats the segment we answered, so our ACK's arithmetic is
+    not its own. The first rule (the working one) is kept for ``hold`` repeats (one lost
+    ACK is common), then each repeat tries the next; the list cycles, since a repeat may
+    also mean a lost ACK, ``cycles`` times at most (then no rule fits)."""
+
+    rules: list[Any]
+    hold: int = 2
+    cycles: int = 2
+    repeats: int = 0
+    index: int = 0
+
+    @property
+    def rule(self) -> Any:
+        return self.rules[self.index % len(self.rules)]
+
+    def repeated(self) -> bool:
+        """One more repeat: True if the rule changed (``rule``), False if it is kept."""
+        self.repeats += 1
+        if self.repeats < self.hold:
+            return False
+        self.index += 1
+        return True
+
+    @property
+    def exhausted(self) -> bool:
+        return self.index >= self.cycles * len(self.rules)
+
+
 def describe(findings: Iterable[Finding]) -> str:
     """One line: what the peer was seen to bend, and the profiles that bend it so."""
     found = [f for f in findings if not f.hint]

@@ -167,3 +167,51 @@ def test_an_unexplained_answer_ends_after_the_limit_with_one_line() -> None:
     assert str(adapt.give_up(what, "numbering")) == (
         f"{what}; no numbering rule fits after 3 tries; try --dialect"
     )
+
+
+# ------------------------------------------------------------------ telling answers apart
+def test_standing_acks_count_as_refusals_only_beyond_what_old_copies_explain() -> None:
+    r = D.Refusals()
+    r.restart(previous_sends=1)  # the length went once: up to 3 more copies of its ACK
+    counted = []
+    for _ in range(6):  # a refusing peer answers each transmission with the standing ACK
+        r.sent()
+        counted.append(r.standing())
+    assert counted == [False, False, False, True, True, True]
+    # duplicates within one transmission count once
+    r.restart(previous_sends=1)
+    r.sent()
+    assert [r.standing() for _ in range(8)] == [
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_an_unpredicted_answer_is_adopted_only_when_it_answered_each_last_transmission() -> None:
+    s = D.Sightings(need=3)
+    assert not s.seen(42, 1) and not s.seen(42, 2) and s.seen(42, 3)
+    # a peer trying its own rules answers each repeat differently: never adopted
+    t = D.Sightings(need=3)
+    assert not any(t.seen(v, slot) for slot, v in enumerate([41, 43, 41, 43, 41, 43]))
+    # a late copy in the same slot as another answer spoils that slot
+    u = D.Sightings(need=3)
+    u.seen(41, 1)
+    u.seen(41, 2)
+    u.seen(43, 3)
+    assert not u.seen(41, 3)
+
+
+def test_a_rotation_holds_the_first_rule_then_tries_each_and_cycles_boundedly() -> None:
+    rot = D.Rotation([None, 1, 2, 3], hold=2, cycles=2)
+    rules = [rot.rule]
+    for _ in range(9):
+        rot.repeated()
+        rules.append(rot.rule)
+    assert rules == [None, None, 1, 2, 3, None, 1, 2, 3, None]
+    assert rot.exhausted
