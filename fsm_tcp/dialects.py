@@ -233,6 +233,17 @@ VARIABLES: tuple[str, ...] = tuple(
     f.name for f in dataclasses.fields(Dialect) if f.name not in ("name", "summary", "notes")
 )
 CANONICAL = Dialect()
+#: What a windowed sender must know to number every segment of a message ahead.
+NUMBERING = (
+    "length_ack",
+    "length_seq_gap",
+    "data_seq_gap",
+    "data_seq",
+    "data_ack",
+    "chunk_gap",
+)
+#: What places and ACKs every chunk after the first (the engine's byte matching needs it).
+DATA_NUMBERING = ("data_seq", "data_ack", "chunk_gap")
 #: Variables that change the bytes of a steady-state data segment or ACK.
 WIRE_VARIABLES = (
     "length_ack",
@@ -411,12 +422,9 @@ class Finding:
 #: The rules auto tries, in order, when the peer refuses what it sent: each a set of
 #: values of the variables it names. Bounded by their number.
 RULES: dict[str, tuple[dict[str, Any], ...]] = {
-    # client: the server re-sends its SYN-ACK, so it did not take our handshake ACK
-    "handshake": tuple(
-        {"handshake_ack_offset": h, "handshake_ack_to": to}
-        for h in SPACE["handshake_ack_offset"]
-        for to in SPACE["handshake_ack_to"]
-    ),
+    # client: the server re-sends its SYN-ACK, so it did not take our handshake ACK (where
+    # it awaits it is not tried: the ACK also goes to the listener then, a hint)
+    "handshake": tuple({"handshake_ack_offset": h} for h in SPACE["handshake_ack_offset"]),
     # sender: the receiver re-ACKs where it stands instead of taking our length segment
     "length": tuple({"length_seq_gap": g} for g in SPACE["length_seq_gap"]),
     # receiver: the sender repeats its length segment whatever we ACK
@@ -439,6 +447,14 @@ RULES: dict[str, tuple[dict[str, Any], ...]] = {
         {"close_shape": "fin+ack", "close_base": "fin", "close_answer_offset": 2},
         {"close_shape": "fin+ack", "close_base": "own", "close_answer_offset": 1},
     ),
+}
+#: Structural priors: a value seen makes another the first one worth using (never reported;
+#: replaced as soon as that variable shows itself). A peer that numbers one element one
+#: past the counter likely numbers its FIN so; one that numbers its SYN-ACK from its own
+#: ISN cannot expect x+2 for the handshake ACK that follows it.
+PRIORS: dict[str, dict[str, dict[Any, Any]]] = {
+    "length_seq_gap": {"fin_seq_gap": {1: 1, 2: 2}},
+    "synack_seq": {"handshake_ack_offset": {"own": 1}},
 }
 #: What each family's rules number, for the diagnosis.
 NOUNS = {
@@ -491,7 +507,11 @@ class Adaptation:
         self.confirmed.add(variable)
         if value != getattr(CANONICAL, variable):
             self.findings.append(Finding(variable, value, getattr(CANONICAL, variable), shown))
-        return self._set({variable: value})
+        changed = self._set({variable: value})
+        for target, prior in PRIORS.get(variable, {}).items():
+            if value in prior:
+                changed = self.assume({target: prior[value]}, f"as {variable}={value!r}") or changed
+        return changed
 
     def hint(self, variable: str, value: Any, why: str) -> bool:
         """Use ``value`` but report nothing: what showed it has another explanation too."""
@@ -511,11 +531,21 @@ class Adaptation:
             if variable not in self.seen:
                 self.observe(variable, getattr(self.current, variable), f"{shown} (taken)")
 
-    def confirm(self, *variables: str) -> None:
-        """The working values of ``variables`` work with this peer: never try others."""
+    def confirm(self, segment: bytes | str, *variables: str) -> None:
+        """The working values of ``variables`` work with this peer (``segment`` showed it):
+        never try others."""
         for variable in variables:
             if variable not in self.seen:
-                self.observe(variable, getattr(self.current, variable), "")
+                self.observe(variable, getattr(self.current, variable), segment)
+
+    def assume(self, values: dict[str, Any], why: str) -> bool:
+        """Work with ``values`` (what explains the peer best so far) without confirming or
+        reporting them; True if the working dialect changed."""
+        values = {k: v for k, v in values.items() if k not in self.seen}
+        changed = self._set(values)
+        if changed:
+            self.log.append(f"assuming {', '.join(f'{k}={v!r}' for k, v in values.items())}: {why}")
+        return changed
 
     def known(self, *variables: str) -> bool:
         return all(v in self.confirmed for v in variables)
@@ -588,27 +618,37 @@ class Adaptation:
 class Refusals:
     """Sender: is the peer refusing the segment in flight, or are these old copies?
 
-    A peer that refuses a segment re-ACKs where it stands, once per copy it gets. So do
-    late and duplicated copies of the ACK that made us move on: each of our transmissions
-    of the previous segment may reach the peer twice, and each answer come back twice. A
-    standing ACK counts as a refusal only beyond that allowance, and once per transmission
-    of the segment refused (``sent`` marks one)."""
+    A peer that refuses a segment re-ACKs where it stands, once per copy it gets. So may
+    the answers to our transmissions of the previous segment not heard yet, and two
+    duplicates. A standing ACK counts as a refusal only beyond that allowance, and once per
+    transmission of the segment refused (``sent`` marks one, ``answered`` an answer)."""
 
-    allowance: int = 3
+    allowance: int = 2
     heard: int = 0
     sends: int = 0
+    answers: int = 0
     counted_at: int = -1
     count: int = 0
 
-    def restart(self, previous_sends: int) -> None:
-        """A new segment is in flight; the one before it was sent ``previous_sends`` times."""
-        self.allowance = 4 * max(previous_sends, 1) - 1
-        self.heard = self.sends = self.count = 0
+    def restart(self, previous_sends: int, previous_answers: int = 1) -> None:
+        """A new segment is in flight; the one before it was sent ``previous_sends`` times
+        and ``previous_answers`` answers to it came."""
+        self.allowance = max(previous_sends - max(previous_answers, 1), 0) + 2
+        self.heard = self.sends = self.answers = self.count = 0
+        self.counted_at = -1
+
+    def restart_with(self, allowance: int) -> None:
+        """A new segment is in flight, and ``allowance`` standing answers are expected."""
+        self.allowance = allowance
+        self.heard = self.sends = self.answers = self.count = 0
         self.counted_at = -1
 
     def next_rule(self) -> None:
-        """The segment goes out under another rule: its refusals count anew."""
-        self.count = 0
+        """The segment goes out under another rule: its refusals count anew (one refusal
+        of the last rule may still be on its way)."""
+        self.allowance = 1
+        self.heard = self.sends = self.answers = self.count = 0
+        self.counted_at = -1
 
     def sent(self) -> None:
         self.sends += 1
@@ -649,17 +689,23 @@ class Rotation:
     also mean a lost ACK, ``cycles`` times at most (then no rule fits)."""
 
     rules: list[Any]
-    hold: int = 2
+    hold: int = 3
     cycles: int = 2
     repeats: int = 0
     index: int = 0
+    at: float = 0.0
 
     @property
     def rule(self) -> Any:
         return self.rules[self.index % len(self.rules)]
 
-    def repeated(self) -> bool:
-        """One more repeat: True if the rule changed (``rule``), False if it is kept."""
+    def repeated(self, now: float = 0.0, spacing: float = 0.0) -> bool:
+        """One more repeat at ``now``: True if the rule changed (``rule``), False if it is
+        kept. Copies less than ``spacing`` after the last one counted are one transmission
+        (a duplicate)."""
+        if self.repeats and now - self.at < spacing:
+            return False
+        self.at = now
         self.repeats += 1
         if self.repeats < self.hold:
             return False

@@ -44,6 +44,9 @@ Express = tuple[bytes, int, bytes, Address]
 
 # The sender's and the receiver's machines live with their models (sender.py, receiver.py).
 _LIFE = M.build(M.LIFECYCLE)
+#: The closer's last segment after each answer to its FIN, as the recorded dialects pair
+#: them (y+1 -> y+2, y -> y, the answerer's own z+1 -> y+1).
+LAST_AFTER = {("fin", 1): 2, ("fin", 0): 0, ("own", 1): 1}
 _FIRES_FROM = {t.name: t.fires_from() for t in M.TABLES}
 
 
@@ -206,6 +209,11 @@ class Connection:
         if fixed is None and cfg.secure:
             fixed = D.CANONICAL
         self._adapt = None if fixed is not None else D.Adaptation()
+        self._logged = 0  # lines of the adaptation's log already traced
+        self._syn_sends = 0
+        self._synack_refusals = D.Refusals()
+        self._synack_at = 0.0
+        self._fin_repeats = 0
         self._d: D.Dialect = fixed or D.CANONICAL
         self._synack_seq = 0  # z: the SYN-ACK's SEQ, either side (a close may count from it)
         self._listener_addr: Address = ()  # client: where the SYN went
@@ -574,7 +582,11 @@ class Connection:
         num = b"%%0%dd" % d.seq_width if d.seq_width else b"%d"
         self._f_ack = b"0|||1|||0|||" + num + b"|||" + d.control_filler.replace(b"%", b"%%")
         self._f_data = b"0|||0|||0|||" + num + b"|||"
-        self._fast_ok = d.data_seq == "start" and d.max_datagram is None
+        # auto matches bytes only once the peer has confirmed how it numbers data: the
+        # segments that show it must take the general path
+        adapt = self._adapt
+        known = adapt is None or adapt.known(*D.DATA_NUMBERING)
+        self._fast_ok = d.byte_numbered and d.max_datagram is None and known
         if not self._fast_ok:
             self.snd.ack_wire = self.rcv.head = b"\xff"
             self.express = None
@@ -594,10 +606,16 @@ class Connection:
             self._adapted()
 
     def _adapted(self) -> None:
-        assert self._adapt is not None
-        self._d = self._adapt.current
+        adapt = self._adapt
+        assert adapt is not None
+        self._d = adapt.current
         self._set_wire()
-        self._trace("dialect", findings=[f.describe() for f in self._adapt.findings])
+        self._trace(
+            "dialect",
+            findings=[f.describe() for f in adapt.findings],
+            log=adapt.log[self._logged :],
+        )
+        self._logged = len(adapt.log)
 
     @property
     def dialect(self) -> D.Dialect:
@@ -606,8 +624,18 @@ class Connection:
 
     @property
     def dialect_findings(self) -> list[D.Finding]:
-        """auto: what the peer showed that differs from PROTOCOL.md, and what it implied."""
+        """auto: what the peer was seen to bend (never a hint, never a guess)."""
         return list(self._adapt.findings) if self._adapt is not None else []
+
+    @property
+    def dialect_hints(self) -> list[D.Finding]:
+        """auto: what it uses on a hint (something another explanation also fits)."""
+        return list(self._adapt.hints) if self._adapt is not None else []
+
+    @property
+    def dialect_log(self) -> list[str]:
+        """auto: every rule tried, assumed or hinted, one line each (``--debug``)."""
+        return list(self._adapt.log) if self._adapt is not None else []
 
     @property
     def _tolerant(self) -> bool:
@@ -681,6 +709,14 @@ class Connection:
             return False
         adapt = self._adapt
         return adapt is None or ("data_seq" if receiving else "length_ack") in adapt.confirmed
+
+    def numbering_known(self, length: bool = False) -> bool:
+        """Every number of a message's data can be computed before its predecessors are
+        answered (PROTOCOL.md 6's condition of windowed sending, in any dialect): a fixed
+        dialect's, or auto's once the peer has confirmed it (``length``: the length ACK's
+        arithmetic too, else the chunks wait for the length's ACK)."""
+        adapt = self._adapt
+        return adapt is None or adapt.known(*D.NUMBERING[0 if length else 2 :])
 
     def _in_window(self, seg: Segment) -> bool:
         """Secure mode: only a repeat of recent data is answered; anything ahead of what we
@@ -815,18 +851,20 @@ class Connection:
     def acks_our_syn(self, _ev: Any = None) -> bool:
         if self.life != M.SYN_SENT:
             return self._seg.seq == self._synack_seq  # a duplicate of the one we took
-        return self._d.synack_seq == "client+1" and self._seg.seq == self._isn + 1
+        d = self._d
+        return d.synack_seq == "client" and d.synack_offset == 1 and self._seg.seq == self._isn + 1
 
     def numbers_synack_own(self, _ev: Any = None) -> bool:
         """Dialect: the server numbers its SYN-ACK from its own ISN, not x+1 (auto takes
         any number: the SYN-ACK is told by its flags and the listener's host)."""
-        return self._d.synack_seq == "own" or self._tolerant
+        d = self._d
+        return d.synack_seq == "own" or d.synack_offset != 1 or self._tolerant
 
     def completes_handshake(self, _ev: Any = None) -> bool:
         """The handshake ACK, or (desync a) the first data segment, at the dialect's SEQ."""
         seq = self._seg.seq - self._isn
-        if self._tolerant:  # x+1 (ACK with the SYN-ACK's number), x+2, or data at x+3
-            return 1 <= seq <= 2 or (seq == 3 and not self._seg.ack)
+        if self._tolerant:  # an ACK x..x+3, or (desync a) data up to two further on
+            return 0 <= seq <= 3 or (seq <= 5 and not self._seg.ack)
         d = self._d
         if self._seg.ack:
             return seq == d.handshake_ack_offset
@@ -841,8 +879,10 @@ class Connection:
         return self._seg.seq == self._isn
 
     def is_peer_fin(self, _ev: Any = None) -> bool:
+        if self._peer_fin and self._tolerant:  # auto has it: only a repeat is that FIN
+            return self._seg.seq == self._fin_seq
         gap = self._seg.seq - self.seq
-        return gap == self._d.fin_seq_gap or (self._tolerant and 0 <= gap <= 1)
+        return gap == self._d.fin_seq_gap or (self._tolerant and 0 <= gap <= 2)
 
     def acks_our_fin(self, _ev: Any = None) -> bool:
         return self._close_answer_variant(self._seg.seq) is not None
@@ -869,9 +909,11 @@ class Connection:
     def send_syn(self, _ev: Any = None) -> None:
         cfg = self.config
         self._isn = self._rng.getrandbits(32) if cfg.secure else self._rng.randint(0, 100)
+        self._syn_sends = 1
         self._send_timed(self._ctl(b"1|||0|||0", self._isn))
 
     def resend_syn(self, _ev: Any = None) -> None:
+        self._syn_sends += 1
         self._resend_timed(self._ctl(b"1|||0|||0", self._isn))
 
     def accept_syn(self, _ev: Any = None) -> None:
@@ -881,7 +923,7 @@ class Connection:
             self._learn_format()
         d = self._d
         own = d.synack_seq == "own"
-        self._synack_seq = self._rng.randint(0, 100) if own else x + 1
+        self._synack_seq = d.synack_for(x, self._rng.randint(0, 100) if own else 0)
         self.seq = self._rcv_nxt = x + d.handshake_ack_offset
         self._send_timed(self._ctl(b"1|||1|||0", self._synack_seq))
 
@@ -902,17 +944,48 @@ class Connection:
         self._synack_seq = z = self._seg.seq
         if self._tolerant:
             self._learn_format()
-        if z != self._isn + 1:
-            self._observe("synack_seq", "own")
+            kind, offset = D.synack_rule(self._isn, z)
+            self._observe("synack_seq", kind)
+            if kind == "client":
+                self._observe("synack_offset", offset)
+        self._synack_refusals.restart_with(1)  # a SYN-ACK again: our ACK may be lost
+        self._synack_at = self._now
         self.seq = self._rcv_nxt = self._isn + self._d.handshake_ack_offset
         self._send_handshake_ack()
         self._settle_established()
 
     def send_handshake_ack(self, _ev: Any = None) -> None:
         """The SYN-ACK came again: our handshake ACK did not arrive where it is awaited."""
+        if self._unanswered_since_handshake():
+            self._try_handshake()
         self._send_handshake_ack()
         if self._unanswered_since_handshake():  # each time: the last copy may be lost
             self._help_handshake()  # auto: maybe it awaits the ACK on the listener
+
+    def _try_handshake(self) -> None:
+        """auto client: the server keeps re-sending its SYN-ACK past what our SYN's copies
+        explain, so it does not take our handshake ACK's number: try the next one."""
+        adapt = self._adapt
+        assert adapt is not None
+        refused = self._synack_refusals
+        # copies closer than half an RTO are one (a duplicate); a server that lost our ACK
+        # re-sends its SYN-ACK once or twice before our next copy or our data reaches it
+        if self._now - self._synack_at < self.rto.rto / 2:
+            return
+        self._synack_at = self._now
+        refused.sent()
+        if not refused.standing():
+            return
+        what = f"peer re-sends SYN-ACK seq={self._synack_seq} to ACK seq={self.seq}"
+        if not adapt.try_next("handshake", what):
+            return  # every rule tried: the data's own retry bound ends it
+        self._adapted()
+        self._synack_refusals.next_rule()
+        self.seq = self._rcv_nxt = self._isn + self._d.handshake_ack_offset
+        self.snd.renumber()
+        if self.life == M.FIN_WAIT_1:  # an empty conversation: the FIN moves too
+            self._fin_seq = self._d.fin_seq_for(self.seq)
+        self._retries = 0  # a new question: what is in flight gets its full retries
 
     def _send_handshake_ack(self) -> None:
         ack = self._ctl(b"0|||1|||0", self._isn + self._d.handshake_ack_offset)
@@ -931,16 +1004,29 @@ class Connection:
         """auto: a handshake segment shows how the peer pads SEQ and fills control DATA."""
         fields = self._raw.split(b"|||", 4)
         seq, data = fields[3], fields[4]
-        self._observe("seq_width", len(seq) if len(seq) > 1 and seq[:1] == b"0" else 0)
+        self._observe("seq_width", D.seq_width_of(seq))
         self._observe("control_filler", data)
 
     def _learn_handshake(self) -> None:
         """auto, server side: the numbers the client's handshake ACK (or first data) used."""
         seg, x = self._seg, self._isn
-        if self._via_listener:
-            self._observe("handshake_ack_to", "listener")
-        offset = seg.seq - x if seg.ack else min(seg.seq - x, 2)
-        self._observe("handshake_ack_offset", offset)
+        adapt = self._adapt
+        why = "the handshake ACK came to the listener (a client may send a copy there too)"
+        if (
+            self._via_listener
+            and adapt is not None
+            and adapt.hint("handshake_ack_to", "listener", why)
+        ):
+            self._adapted()
+        if seg.ack:
+            offset = seg.seq - x
+            self._observe("handshake_ack_offset", offset)
+        else:  # data instead of the ACK: how its SEQ splits between the two is a guess
+            offset = min(seg.seq - x, 2)
+            if self._adapt is not None and self._adapt.assume(
+                {"handshake_ack_offset": offset}, "data came before the handshake ACK"
+            ):
+                self._adapted()
         self.seq = self._rcv_nxt = x + offset
 
     def process_early_segment(self, _ev: Any = None) -> None:
@@ -988,8 +1074,11 @@ class Connection:
         seg = self._seg
         if seg.fin and not seg.ack:
             if self._tolerant and not self._peer_fin:
+                self.rcv.confirm_data_ack()
                 self._observe("fin_seq_gap", seg.seq - self.seq)
                 self._observe("fin_filler", seg.data)
+            elif self._peer_fin and seg.seq == self._fin_seq:
+                self._fin_repeated()
             self._fin_seq = seg.seq
             self._peer_fin = True
         d = self._d
@@ -1000,6 +1089,25 @@ class Connection:
             self._emit(self._ctl(b"0|||1|||0", answer))
             self._emit(self._ctl(b"0|||0|||1", answer))
         self._arm()
+
+    def _fin_repeated(self) -> None:
+        """auto: the FIN came again, so our answer may not be in the closer's arithmetic.
+        Tried only with a peer that has shown other numbers than PROTOCOL.md's: from one
+        that has not, a repeat is a lost answer, and trying would make a false finding."""
+        adapt = self._adapt
+        self._fin_repeats += 1
+        if adapt is None or self._fin_repeats < 2 or not self._deviant_numbers():
+            return
+        what = f"peer repeats FIN seq={self._fin_seq}"
+        if adapt.try_next("close_answer", what):
+            self._adapted()
+
+    def _deviant_numbers(self) -> bool:
+        adapt = self._adapt
+        return adapt is not None and any(
+            f.variable in (*D.NUMBERING, "fin_seq_gap", "handshake_ack_offset", "synack_seq")
+            for f in adapt.findings
+        )
 
     def wait_for_peer_fin(self, _ev: Any = None) -> None:
         self._answered()
@@ -1016,6 +1124,7 @@ class Connection:
             self._learn_close_answer()
             if self._seg.fin and not self._seg.ack:
                 self._peer_fin = True  # four-segment close: this ACKs the peer's own FIN
+                self._observe("close_shape", "ack,fin")
         burst = self._d.final_spacing == "burst"
         copies = self._final_copies() if burst else 1
         for _ in range(copies):
@@ -1044,31 +1153,65 @@ class Connection:
         )
 
     def _close_answer_variant(self, seq: int) -> tuple[str, int] | None:
-        """(base, offset) by which ``seq`` answers our FIN: the dialect's, or (auto) any
-        recorded one: y+1, y, or the peer's own z+1."""
+        """(base, offset) by which ``seq`` answers our FIN: the dialect's, or (auto) the
+        first rule of the space that gives it."""
+        variants = self._close_answer_variants(seq)
+        return variants[0] if variants else None
+
+    def _close_answer_variants(self, seq: int) -> list[tuple[str, int]]:
+        """Every (base, offset) by which ``seq`` answers our FIN, the working one first."""
         d = self._d
+        found: list[tuple[str, int]] = []
         if seq == self._close_answer_seq():
-            return d.close_base, d.close_answer_offset
-        if self._tolerant:
-            # an ACK numbered y could be a late ACK of our data: only a FIN+ACK says y
-            variants = (
-                (("fin", 1), ("fin", 0), ("own", 1)) if self._seg.fin else (("fin", 1), ("own", 1))
-            )
-            for base, offset in variants:
-                if seq == (self._fin_seq if base == "fin" else self._synack_seq) + offset:
-                    return base, offset
-        return None
+            found.append((d.close_base, d.close_answer_offset))
+        if not self._tolerant:
+            return found
+        # A FIN+ACK is an answer in any rule of the space. A plain ACK at or below our
+        # counter may be a late ACK of our data; above it, it is taken from a peer whose
+        # SYN-ACK was in its own numbering (its answer is), or once the shape is known (a
+        # FIN numbered as the answer shows it): else it may be a late ACK of our data in
+        # another arithmetic.
+        own = d.synack_seq == "own"
+        if self._seg.fin:
+            variants = [(b, k) for k in (1, 0, 2) for b in ("fin", "own")]
+        elif seq <= self.seq:
+            return found
+        else:
+            shaped = d.close_shape == "ack,fin"
+            variants = [
+                (b, k) for k in (1, 2) for b in ("fin", "own") if (own and b == "own") or shaped
+            ]
+        for base, offset in variants:
+            at = (self._fin_seq if base == "fin" else self._synack_seq) + offset
+            if seq == at and (base, offset) not in found:
+                found.append((base, offset))
+        return found
 
     def _learn_close_answer(self) -> None:
-        variant = self._close_answer_variant(self._seg.seq)
-        if self._tolerant and variant is not None:
-            self._observe("close_base", variant[0])
-            self._observe("close_answer_offset", variant[1])
+        variants = self._close_answer_variants(self._seg.seq)
+        adapt = self._adapt
+        if adapt is not None and variants:
+            variant = variants[0]
+            if len(variants) == 1:
+                self._observe("close_base", variant[0])
+                self._observe("close_answer_offset", variant[1])
+            elif adapt.assume(
+                {"close_base": variant[0], "close_answer_offset": variant[1]},
+                f"the answer to FIN {self._seg.seq} fits {variants}",
+            ):
+                self._adapted()
+            # the answerer closes whatever our last segment says, so its number cannot be
+            # learnt: take the one the recorded dialects pair with this answer
+            last = LAST_AFTER.get(variant, variant[1] + 1)
+            if adapt.assume({"last_ack_offset": last}, f"the answer to FIN was {variant}"):
+                self._adapted()
 
     def _last_ack_variant(self, seq: int) -> int | None:
         """The offset from y by which ``seq`` is the closer's last segment."""
         offset = seq - self._fin_seq
-        if offset == self._d.last_ack_offset or (self._tolerant and 0 <= offset <= 2):
+        # auto: an ACK at or below our counter may be a late one of anything before the FIN
+        fresh = seq > self.seq or self._seg.fin
+        if offset == self._d.last_ack_offset or (self._tolerant and 0 <= offset <= 3 and fresh):
             return offset
         return None
 

@@ -12,6 +12,7 @@ a segment that just arrived. The shared SEQ counter and the dialect live in the 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import dialects as D
@@ -31,18 +32,22 @@ class Receiver:
     """One connection's incoming messages and the ACKs that answer them."""
 
     __slots__ = (
+        "ack_rot",
         "announced",
         "bounds",
         "buf",
         "c",
         "draining",
         "first",
+        "first_base",
+        "first_chunk",
         "head",
         "head_seq",
         "held",
         "len_acks",
-        "len_repeats",
+        "len_rot",
         "len_seg",
+        "maybe",
         "pending_ack",
         "pos",
         "remaining",
@@ -65,8 +70,14 @@ class Receiver:
         self.head_seq = -1
         self.first = True  # the next chunk is the first of its message
         self.len_seg = (-1, b"")  # the current message's length segment (SEQ, DATA)
-        self.len_repeats = 0
         self.len_acks: set[int] = set()  # the ACKs we sent for the current length
+        # auto: our ACK arithmetic on trial (the length's, the first chunk's), the first
+        # chunk taken, and a segment seen once where only another rule puts it
+        self.len_rot: D.Rotation | None = None
+        self.ack_rot: D.Rotation | None = None
+        self.first_chunk = (-1, b"")
+        self.first_base = -1
+        self.maybe: tuple[int, bytes] | None = None
         self.held: dict[int, bytes] = {}  # out-of-order segments by SEQ (PROTOCOL.md 6)
         self.sack = SackReceiver()
         #: An in-order ACK held back while the driver has more datagrams queued: the next
@@ -181,10 +192,10 @@ class Receiver:
         else:
             c.express = None
 
-    def _accept_chunk(self, start: int, n: int) -> None:
+    def _accept_chunk(self, wire_seq: int, n: int) -> None:
         """Bookkeeping of an in-order chunk whose bytes are already in the buffer."""
         c = self.c
-        c.seq = c._rcv_nxt = seq = start + n
+        c.seq = c._rcv_nxt = seq = c._d.chunk_ack(wire_seq, n)
         self.remaining -= n
         self.first = False
         self.ack(seq)
@@ -203,7 +214,8 @@ class Receiver:
             return
         start = self._chunk_start(seg)
         if start is None:
-            self.stale_or_ahead(seg)
+            if self.c.life == M.ESTABLISHED:
+                self.stale_or_ahead(seg)
         else:
             self._on_chunk(seg, start)
 
@@ -241,72 +253,178 @@ class Receiver:
     def _next_length_from(self, seg: Segment, base: int) -> bool:
         c = self.c
         gap = seg.seq - base
-        if gap == c._d.length_seq_gap:
-            if c._tolerant:
-                c._observe("length_seq_gap", gap)
-            return True
         adapt = c._adapt
-        if adapt is None or "length_seq_gap" in adapt.confirmed:
+        if gap == c._d.length_seq_gap:
+            if adapt is None:
+                return True
+            if not seg.data.isdigit() or (seg.seq, seg.data) == self.first_chunk:
+                return False  # auto: a repeat of the last chunk, not a length
+            self.confirm_data_ack()
+            c._observe("length_seq_gap", gap)
+            return True
+        if adapt is None or adapt.known("length_seq_gap") or not seg.data.isdigit():
             return False
-        if 0 <= gap <= 1 and seg.data.isdigit():
+        # another gap of the space: taken only when the sender repeats it (a segment seen
+        # once there could be a reordered chunk of a windowed sender)
+        if gap in D.SPACE["length_seq_gap"] and self._seen_twice(seg):
+            self.confirm_data_ack()
             c._observe("length_seq_gap", gap)
             return True
         return False
 
+    def _seen_twice(self, seg: Segment) -> bool:
+        """auto: ``seg`` is where only a rule other than the working one puts it; the bytes
+        are taken at its second arrival (the sender repeats what was not ACKed)."""
+        key = (seg.seq, seg.data)
+        if self.maybe == key:
+            self.maybe = None
+            return True
+        self.maybe = key
+        return False
+
     def _chunk_start(self, seg: Segment) -> int | None:
-        """Where the chunk ``seg`` starts, if it is the next one expected (else None)."""
+        """The SEQ of ``seg`` if it is the next chunk expected (else None); auto settles
+        what it shows of the sender's numbering here."""
         c = self.c
         d, n = c._d, len(seg.data)
-        start = c.seq + d.data_seq_gap if self.first else c.seq
-        if seg.seq == (start if d.data_seq == "start" else start + n):
-            if self.first and c._tolerant:
-                self._first_chunk_numbering(d.data_seq, d.data_seq_gap, c.seq)
-            return start
+        if seg.seq == d.chunk_seq(d.chunk_pos(c.seq, self.first), n):
+            if c._adapt is not None:
+                self._numbering_shown(seg, c.seq, d.data_seq, None)
+            return seg.seq
         adapt = c._adapt
-        if adapt is None or not self.first:
+        if adapt is None or seg.seq < c._rcv_nxt or (seg.seq, seg.data) == self.len_seg:
+            return None  # stale: a repeat of what we have
+        if not self.first:
+            # a following chunk further on than the working gap says
+            if adapt.known("chunk_gap"):
+                return None
+            for gap in D.SPACE["chunk_gap"]:
+                if seg.seq == d.chunk_seq(c.seq + gap, n) and self._seen_twice(seg):
+                    self.confirm_data_ack()
+                    c._observe("chunk_gap", gap)
+                    return seg.seq
             return None
-        # auto, first chunk of a message: the sender continues from whichever of our length
-        # ACKs it took, numbered as some profile consistent with what was seen numbers it
-        numberings = {(d.data_seq, d.data_seq_gap)}
-        if "data_seq" not in adapt.confirmed:
-            numberings |= adapt.candidates("data_seq", "data_seq_gap")
-        # ... or from its own count, whatever we ACKed (one recorded sender does so)
+        # the first chunk of a message: the sender goes on from whichever of our length
+        # ACKs it took (or from its own count, as one recorded sender does), numbered by
+        # some rule of the space
         s, digits = self.len_seg[0], len(self.len_seg[1])
-        for base in sorted(self.len_acks | {s + digits}):
-            for numbering, gap in sorted(numberings):
-                start = base + gap
-                if seg.seq == (start if numbering == "start" else start + n):
-                    self._first_chunk_numbering(numbering, gap, base)
-                    return start
+        # the ACK it has now first, then the others we sent, then its own count
+        bases = [c.seq, *sorted(self.len_acks - {c.seq}), s + digits]
+        for base in dict.fromkeys(bases):
+            for numbering, gap in D.first_chunk_rules(seg.seq, n, base):
+                if adapt.known("data_seq_gap") and gap != d.data_seq_gap:
+                    continue
+                if not self._seen_twice(seg):
+                    return None  # taken when it comes again
+                self._numbering_shown(seg, base, numbering, gap)
+                return seg.seq
+        self._unexplained(seg)
         return None
 
-    def _first_chunk_numbering(self, numbering: str, gap: int, base: int) -> None:
-        """auto: the first chunk shows how the sender numbers data and which of our length
-        ACKs it took."""
+    def _numbering_shown(self, seg: Segment, base: int, numbering: str, gap: int | None) -> None:
+        """auto: ``seg`` is the next chunk, numbered ``numbering`` from ``base``. A first
+        chunk shows which length ACK the sender took; how it places data and wants it
+        ACKed stays a working rule (``ack_rot``) until its next segment confirms it."""
         c = self.c
-        c._observe("data_seq", numbering)
-        c._observe("data_seq_gap", gap)
+        adapt = c._adapt
+        assert adapt is not None
+        if not self.first:
+            self.confirm_data_ack()
+            if not adapt.known("chunk_gap"):
+                adapt.confirm(c._raw, "chunk_gap")
+                c._adapted()
+            return
         self._took_length_ack(base)
+        if adapt.known("data_seq", "data_ack", "data_seq_gap"):
+            return
+        d = adapt.current
+        n = len(seg.data)
+        first = (numbering, d.data_seq_gap if gap is None else gap)
+        places = [first] + [p for p in D.first_chunk_rules(seg.seq, n, base) if p != first]
+        self.first_chunk = (seg.seq, seg.data)
+        self.first_base = base
+        every = [[(kind, g, k) for kind, k in D.ack_rules_for(kind)] for kind, g in places]  # type: ignore[arg-type]
+        rules = _round_robin(every, self._ack_of, (d.data_seq, d.data_seq_gap, d.data_ack))
+        self.ack_rot = D.Rotation(rules, cycles=3)
+        self._assume_data_rule(rules[0], "a first chunk")
+
+    def _twins(self, rule: tuple[str, int, int]) -> bool:
+        """Another rule places the first chunk where ``rule`` does and ACKs it the same:
+        what the sender did does not tell them apart (a 1-byte chunk, say)."""
+        seq, data = self.first_chunk
+        ack = self._ack_of(rule)
+        return (
+            sum(
+                self._ack_of((kind, gap, k)) == ack
+                for place, gap in D.first_chunk_rules(seq, len(data), self.first_base)
+                for kind, k in D.ack_rules_for(place)
+            )
+            > 1
+        )
+
+    def _ack_of(self, rule: tuple[str, int, int]) -> int:
+        seq, data = self.first_chunk
+        return seq + (len(data) if rule[0] == "start" else 0) + rule[2]
+
+    def _assume_data_rule(self, rule: tuple[str, int, int], why: str) -> None:
+        c = self.c
+        adapt = c._adapt
+        assert adapt is not None
+        values = {"data_seq": rule[0], "data_seq_gap": rule[1], "data_ack": rule[2]}
+        if adapt.assume(values, why):
+            c._adapted()
+
+    def confirm_data_ack(self) -> None:
+        """auto: the sender moved on from the first chunk where our ACK of it said (its
+        next chunk, length or FIN is there): the working data arithmetic is its own."""
+        c = self.c
+        adapt = c._adapt
+        if adapt is None or self.ack_rot is None:
+            return
+        self.ack_rot = None
+        d = adapt.current
+        if self._twins((d.data_seq, d.data_seq_gap, d.data_ack)):
+            return  # the next message's first chunk may tell (a 1-byte chunk cannot)
+        c._observe("data_seq_gap", d.data_seq_gap)
+        c._observe("data_seq", d.data_seq)
+        c._observe("data_ack", d.data_ack)
+        c._adapted()  # confirmed: the byte matching may start
 
     def _took_length_ack(self, base: int) -> None:
         """auto: the sender went on from ``base``, one of the ACKs we sent for its length
-        segment: that is the arithmetic it takes, and where the count stands."""
+        segment (or its own count): the length-ACK rule that gives it, when only one does,
+        is its own; the count stands there."""
         c = self.c
         s, digits = self.len_seg[0], len(self.len_seg[1])
         adapt = c._adapt
         assert adapt is not None
-        # with 2 digits, s+2 is both PROTOCOL.md's s+d and a fixed +2: it confirms nothing
-        ambiguous = len(D.length_ack_fits(s, digits, base)) > 1
-        if base == c._d.length_ack_for(s, digits) and "length_ack" not in adapt.trying:
-            if not ambiguous:
-                adapt.accepted("length_ack", c._raw)  # what we use fits (seen or inferred)
-        elif base == s + digits:
-            c._observe("length_ack", None)  # PROTOCOL.md's arithmetic: a probe withdrawn
-        else:
-            c._observe("length_ack", base - s)
-        if ambiguous:
-            adapt.confirmed.discard("length_ack")
+        rules = D.length_ack_rules(s, digits, base)
+        if len(rules) == 1:
+            c._observe("length_ack", rules[0])
+        elif rules and adapt.assume({"length_ack": rules[0]}, "the sender took that ACK"):
+            c._adapted()
+        self.len_rot = None
         c.seq = c._rcv_nxt = base
+
+    def _unexplained(self, seg: Segment) -> None:
+        """auto: a first chunk no rule of the space places. The sender repeats it; after
+        the limit, the one-line diagnosis."""
+        c = self.c
+        adapt = c._adapt
+        assert adapt is not None
+        if adapt.known("data_seq", "data_seq_gap", "length_ack"):
+            return  # a known peer: an out-of-place segment, not a new arithmetic
+        n = len(seg.data)
+        what = f"peer sends DATA seq={seg.seq} ({n} bytes) after our ACK {c._rcv_nxt}"
+        if adapt.unexplained(what):
+            self._give_up(what, "numbering")
+
+    def _give_up(self, what: str, family: str) -> None:
+        c = self.c
+        adapt = c._adapt
+        assert adapt is not None
+        c.error = adapt.give_up(what, family)
+        c._fire("lifecycle", "abort")
 
     def stale_or_ahead(self, seg: Segment) -> None:
         c = self.c
@@ -314,10 +432,13 @@ class Receiver:
             c.stats.out_of_window += 1  # secure: dropped without a word (no ACK to reflect)
             return
         # a chunk numbered by its end repeats with the number we last ACKed
-        top = c._rcv_nxt + (c._d.data_seq == "end" and self.rx == M.RX_DATA)
+        top = c._rcv_nxt + (c._d.data_seq == "end")
         if seg.seq < top or (seg.seq < c.seq and c.snd.tx == M.TX_IDLE):
             c.stats.duplicates_received += 1
             self._maybe_rotate_length_ack(seg)
+            self._maybe_rotate_data_ack(seg)
+            if c.life != M.ESTABLISHED:
+                return  # auto gave up
             if self.rx == M.RX_DATA:
                 self.reack_stale()  # same stage on both sides: bookkeeping, no trigger
             else:
@@ -354,23 +475,45 @@ class Receiver:
 
     def _maybe_rotate_length_ack(self, seg: Segment) -> None:
         """auto: the sender keeps repeating the length segment we ACKed, so it does not take
-        our ACK's arithmetic: every second repeat, try the next one (dialects.PROBES)."""
+        our ACK's arithmetic: try the next one (``dialects.Rotation``)."""
         c = self.c
-        if not (self.first and (seg.seq, seg.data) == self.len_seg and c._tolerant):
+        rot = self.len_rot
+        if rot is None or not self.first or (seg.seq, seg.data) != self.len_seg:
             return
-        self.len_repeats += 1
         adapt = c._adapt
-        if self.len_repeats % 2 or adapt is None:
+        assert adapt is not None
+        if not rot.repeated(c._now, c.rto.rto / 2):
             return
-        before = c._d.length_ack_for(seg.seq, len(seg.data))
-        for _ in D.PROBES["length_ack"]:  # the next arithmetic that gives another number
-            if not adapt.probe("length_ack"):
-                return
-            if adapt.current.length_ack_for(seg.seq, len(seg.data)) != before:
-                break
-        c._adapted()
+        if rot.exhausted:
+            length = seg.data.decode("latin-1")
+            what = f'peer repeats LENGTH seq={seg.seq} ("{length}") whatever we ACK'
+            adapt.tried["length_ack"] = [{"length_ack": r} for r in rot.rules] * rot.cycles
+            self._give_up(what, "length_ack")
+            return
+        if adapt.assume({"length_ack": rot.rule}, f"the sender repeats {seg.data!r}"):
+            c._adapted()
         c.seq = c._rcv_nxt = c._d.length_ack_for(seg.seq, len(seg.data))
         self.len_acks.add(c.seq)
+        self.head = b"\xff"
+
+    def _maybe_rotate_data_ack(self, seg: Segment) -> None:
+        """auto: the sender keeps repeating the first chunk we took, so our ACK of it is
+        not in its arithmetic: try the next rule its SEQ allows."""
+        c = self.c
+        rot = self.ack_rot
+        if rot is None or (seg.seq, seg.data) != self.first_chunk:
+            return
+        if not rot.repeated(c._now, c.rto.rto / 2):
+            return
+        adapt = c._adapt
+        assert adapt is not None
+        if rot.exhausted:
+            what = f"peer repeats DATA seq={seg.seq} ({len(seg.data)} bytes) whatever we ACK"
+            adapt.tried["data_ack"] = [{"rule": r} for r in rot.rules] * rot.cycles
+            self._give_up(what, "data_ack")
+            return
+        self._assume_data_rule(rot.rule, f"the sender repeats {seg.seq}")
+        c.seq = c._rcv_nxt = c._d.chunk_ack(seg.seq, len(seg.data))
         self.head = b"\xff"
 
     def _on_length(self, seg: Segment) -> None:
@@ -436,7 +579,17 @@ class Receiver:
         c.seq = c._rcv_nxt = c._d.length_ack_for(seg.seq, len(seg.data))
         self.len_seg = (seg.seq, seg.data)
         self.len_acks = {c.seq}
-        self.len_repeats = 0
+        adapt = c._adapt
+        if adapt is not None and not adapt.known("length_ack"):
+            rules: list[Any] = []
+            for rule in D.SPACE["length_ack"]:  # distinct numbers, the working rule first
+                ack = seg.seq + (len(seg.data) if rule is None else rule)
+                if ack not in [seg.seq + (len(seg.data) if r is None else r) for r in rules]:
+                    rules.append(rule)
+            k = rules.index(c._d.length_ack) if c._d.length_ack in rules else 0
+            self.len_rot = D.Rotation(rules[k:] + rules[:k], cycles=3)
+        else:
+            self.len_rot = None
         self.first = True
         self.ack(c.seq)
         self.bounds.append(self.announced)
@@ -467,3 +620,19 @@ class Receiver:
             f"{self.announced}-byte message missing"
         )
         self.remaining = 0
+
+
+def _round_robin(lists: list[list[Any]], value: Callable[[Any], int], working: Any) -> list[Any]:
+    """The rules of each list in turn (the first of each, then the second ...), one per
+    distinct ``value`` (the ACK it makes), the ``working`` one first if present."""
+    out: list[Any] = []
+    values: set[int] = set()
+    for k in range(max(len(rules) for rules in lists)):
+        for rules in lists:
+            if k < len(rules) and value(rules[k]) not in values:
+                values.add(value(rules[k]))
+                out.append(rules[k])
+    for i, rule in enumerate(out):
+        if rule == working:
+            return [rule, *out[:i], *out[i + 1 :]]
+    return out

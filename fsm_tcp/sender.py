@@ -21,9 +21,15 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from . import dialects as D
 from . import machines as M
 from .congestion import Congestion
-from .errors import ConnectionClosed, ConnectionTimeout, InvalidArgument, MalformedSegment
+from .errors import (
+    ConnectionClosed,
+    ConnectionTimeout,
+    InvalidArgument,
+    MalformedSegment,
+)
 from .sack import SackScoreboard
 from .segment import Segment, parse_sack
 
@@ -54,16 +60,21 @@ class Sender:
         "c",
         "cong",
         "data_base",
+        "element",
+        "element_off",
         "first",
         "flight",
         "length_ack",
         "length_pkt",
+        "length_starts",
+        "lengths",
         "mode",
         "msg",
+        "odd_stamp",
         "off",
         "queue",
-        "refusal_stamp",
-        "refusals",
+        "refused",
+        "sights",
         "snd_nxt",
         "tx",
     )
@@ -82,9 +93,17 @@ class Sender:
         self.snd_nxt = 0  # where the next segment starts while others are in flight
         self.length_ack = 0  # the ACK that covers this message's length segment
         self.length_pkt = b""
+        self.lengths = 0  # length segments acknowledged so far
+        self.length_starts: list[int] = []  # auto: where this length went, rule by rule
         self.data_base = 0  # SEQ of the message's first data byte (progress only)
-        self.refusals = 0
-        self.refusal_stamp = -1  # stats.segments_sent when a refusal was last counted
+        # auto, one segment in flight whose answer is not yet known: which element it is
+        # (0 the length, 1 the first chunk, 2 and on the following ones), where its bytes
+        # start, the peer's standing ACKs and unpredicted answers to it (dialects.py)
+        self.element = 0
+        self.element_off = 0
+        self.refused = D.Refusals()
+        self.sights = D.Sightings()
+        self.odd_stamp = -1  # the transmission an unexplained answer was last counted for
         self.cong: Congestion | None = None  # made by the first windowed message
         self.board: SackScoreboard | None = None  # Selective Repeat's view of the receiver
         self._last_cwnd: tuple[Any, ...] = ()
@@ -121,9 +140,11 @@ class Sender:
         # an ACK above the highest SEQ of a window that shrank since (PROTOCOL.md 6).
         if flight and flight[0][1] <= ack <= flight[-1][1]:
             self._acked_to(ack, seg)
+        elif c._adapt is not None and len(flight) == 1 and self._learn_from(ack):
+            pass  # auto: a refusal, or an answer in another arithmetic (or an old copy)
         elif self.mode != STOP_AND_WAIT and flight and ack == c.seq:
             self._dup_ack(seg)
-        elif not (c._tolerant and self.tx == M.TX_LENGTH and self._adapt_length_ack(seg)):
+        else:
             c.stats.duplicates_received += 1  # stale or early ACK: nothing to do
 
     def fast_ack(self) -> bool:
@@ -176,7 +197,8 @@ class Sender:
     def _limit(self) -> int:
         """W: how many segments may be unacknowledged (PROTOCOL.md 6)."""
         cong = self.cong
-        if self.mode == STOP_AND_WAIT or cong is None or not self.c.canonical_numbering():
+        known = self.c.numbering_known(length=self.tx == M.TX_LENGTH)
+        if self.mode == STOP_AND_WAIT or cong is None or not known:
             return 1
         cfg = self.c.config
         # the receiver holds at most receive_buffer bytes: more in flight would be dropped
@@ -196,6 +218,8 @@ class Sender:
     def _acked_to(self, ack: int, seg: Segment | None) -> None:
         """A cumulative ACK of new data: slide over every segment it covers."""
         c, flight = self.c, self.flight
+        if c._adapt is not None and len(flight) == 1:
+            self._answered(ack)
         sent_at, covered, acked, resent = -1.0, c.seq, 0, False
         while flight and flight[0][1] <= ack:
             _start, covered, _pkt, sent_at = flight.popleft()
@@ -229,8 +253,6 @@ class Sender:
     def _advance(self) -> None:
         """After an ACK of new data: the stage changes, or more goes out."""
         if self.tx == M.TX_LENGTH:
-            if self.c._adapt is not None:
-                self._length_taken()
             self._fire("tx_length_acked")
         elif self.off >= len(self.msg) and not self.flight:
             self._fire("tx_last_chunk_acked")
@@ -280,6 +302,8 @@ class Sender:
         c, flight = self.c, self.flight
         start, ack_at, pkt, _sent = flight[i]
         flight[i] = (start, ack_at, pkt, -1.0)
+        if i == 0:
+            self.refused.sent()
         c.stats.retransmissions += 1
         c._emit(pkt, True)
 
@@ -307,6 +331,12 @@ class Sender:
         c = self.c
         if not self.flight:
             c._arm()  # one timer, for the oldest segment in flight
+            previous = self.refused
+            self.refused = D.Refusals()
+            self.refused.restart(previous.sends, previous.answers)
+            self.sights.clear()
+            self.odd_stamp = -1
+            self.refused.sent()
         self.flight.append((start, ack_at, pkt, c._now))
         if self.board is not None:
             self.board.sent(ack_at)
@@ -316,27 +346,34 @@ class Sender:
         c = self.c
         d = c._d
         digits = b"%d" % len(self.msg)
-        s = c.seq + d.length_seq_gap
+        s = d.length_seq_for(c.seq)
+        if c._adapt is not None and s not in self.length_starts:
+            self.length_starts.append(s)
+        self.element = 0
         self.length_ack = self.snd_nxt = d.length_ack_for(s, len(digits))
-        self.data_base = self.length_ack + d.data_seq_gap
+        self.data_base = d.chunk_pos(self.length_ack, True)
         self.length_pkt = pkt = c._f_data % s + digits
         self._transmit(s, self.length_ack, pkt)
 
     def _send_chunk(self) -> None:
+        """The next chunk, numbered from the ACK it follows (the predicted one, when others
+        are in flight) by the working dialect's arithmetic."""
         c = self.c
         off, d = self.off, c._d
-        base = self.snd_nxt if self.flight else c.seq
-        start = base + d.data_seq_gap if self.first else base
+        pos = d.chunk_pos(self.snd_nxt if self.flight else c.seq, self.first)
+        self.element = 2 if not self.first else 1
+        self.element_off = off
         self.first = False
-        chunk = self.msg[off : off + c._chunk_size(start)]
+        chunk = self.msg[off : off + c._chunk_size(pos)]
         n = len(chunk)
-        end = start + n
+        seq = d.chunk_seq(pos, n)
+        ack = d.chunk_ack(seq, n)
         self.off = off + n
-        self.snd_nxt = end
-        if self.mode == STOP_AND_WAIT:
-            self.ack_wire = c._f_ack % end  # what the fast path will match
+        self.snd_nxt = ack
+        if self.mode == STOP_AND_WAIT and c._fast_ok:
+            self.ack_wire = c._f_ack % ack  # what the fast path will match
         c.stats.payload_bytes_sent += n
-        self._transmit(start, end, c._f_data % (start if d.data_seq == "start" else end) + chunk)
+        self._transmit(pos, ack, c._f_data % seq + chunk)
 
     def _promise_next_chunk(self) -> None:
         """Stop-and-wait: the ACK of the chunk just sent will be answered by the next chunk."""
@@ -350,52 +387,186 @@ class Sender:
             c.express = None  # the last chunk's ACK fires a trigger
 
     # ================================================================ dialect (auto)
-    def _adapt_length_ack(self, seg: Segment) -> bool:
-        """auto: the ACK of our length segment in another arithmetic (s+1, s+2 ...), or the
-        peer re-ACKing where it stands because it expects the length elsewhere."""
-        c, flight = self.c, self.flight
+    def _learn_from(self, ack: int) -> bool:
+        """auto, one segment in flight, an ACK that is not the one predicted: the peer
+        re-ACKing where it stands (a refusal, once old copies cannot explain it), or
+        answering in another arithmetic (adopted once it answered each of our last
+        transmissions so), or something no rule explains. False: a stale ACK."""
+        c = self.c
+        if ack == c.seq:
+            return self._standing()
+        if ack < c.seq:
+            return False
+        start, _ack_at, pkt, sent_at = self.flight[0]
+        data = pkt[pkt.index(b"|||", 12) + 3 :]
+        length = self.tx == M.TX_LENGTH
+        if length:
+            rules: list[Any] = self._length_rules(start, len(data), ack)
+        else:
+            rules = self._chunk_rules(pkt, ack)
+        if not rules:
+            if self.odd_stamp == self.refused.sends:
+                return True  # one per transmission: copies of one answer say it once
+            self.odd_stamp = self.refused.sends
+            adapt = c._adapt
+            assert adapt is not None
+            what = f"peer answers {self._what(pkt)} with ACK {ack}"
+            if adapt.unexplained(what):
+                self._give_up_dialect(what, "length_ack" if length else "numbering")
+            return True
+        self.refused.answers += 1
+        if not self.sights.seen(ack, self.refused.sends):
+            return True  # once could be an old copy: it must answer again so
+        self._adopt_answer(rules, ack, pkt)
+        self.flight[0] = (start, ack, pkt, sent_at)
+        self._acked_to(ack, None)
+        return True
+
+    def _chunk_rules(self, pkt: bytes, ack: int) -> list[tuple[D.Numbering, int, int]]:
+        """(numbering, data_ack, gap) that explain ``ack`` for the chunk in flight: placed
+        as the working rule placed it, or (a first chunk of 1-2 bytes) as another rule
+        would have placed it at the same SEQ."""
+        c = self.c
+        d = c._d
+        seq, n = self._wire_seq(pkt), len(pkt) - pkt.index(b"|||", 12) - 3
+        sent: D.Numbering = "end" if d.data_seq == "end" else "start"
+        places = [(sent, d.data_seq_gap)]
+        if self.element == 1:
+            places += [p for p in D.first_chunk_rules(seq, n, c.seq) if p not in places]
+        found: list[tuple[D.Numbering, int, int]] = []
+        for kind, gap in places:
+            for numbering, k in D.chunk_ack_rules(seq, n, ack, kind):
+                if (numbering, k, gap) not in found:
+                    found.append((numbering, k, gap))
+        return found
+
+    def _length_rules(self, start: int, digits: int, ack: int) -> list[int | None]:
+        """The length-ACK rules that explain ``ack``: for the length where it is now, or
+        where a rule tried before put it (the peer may have taken an earlier copy)."""
+        rules: list[int | None] = []
+        for s in dict.fromkeys((start, *reversed(self.length_starts))):
+            rules += [r for r in D.length_ack_rules(s, digits, ack) if r not in rules]
+        return rules
+
+    def _adopt_answer(self, rules: list[Any], ack: int, pkt: bytes) -> None:
+        adapt = self.c._adapt
+        assert adapt is not None
+        why = f"peer answered {self._what(pkt)} with ACK {ack}"
+        if self.tx == M.TX_LENGTH and len(rules) == 1:
+            adapt.observe("length_ack", rules[0], why)
+        elif self.tx == M.TX_LENGTH:
+            adapt.assume({"length_ack": rules[0]}, why)
+        elif len(rules) == 1 and not self._places_twice(pkt):
+            adapt.observe("data_seq", rules[0][0], why)
+            adapt.observe("data_ack", rules[0][1], why)
+        else:
+            values = {"data_seq": rules[0][0], "data_ack": rules[0][1]}
+            if self.element == 1:
+                values["data_seq_gap"] = rules[0][2]
+            adapt.assume(values, why)
+        self.c._adapted()
+
+    def _standing(self) -> bool:
+        """The peer re-ACKs where it stands: past the allowance for old copies, and twice,
+        it refuses what the working rule numbered; try the next rule (or give up)."""
+        c = self.c
+        refused = self.refused
+        c.rto.reset_backoff()  # the peer answers: it is there, only our numbers may be wrong
+        if not refused.standing() or refused.count < D.REFUSALS_PER_RULE:
+            return True
         adapt = c._adapt
         assert adapt is not None
-        if len(flight) != 1:
-            return False
-        s, _ack_at, pkt, sent_at = flight[0]
-        digits = len(pkt) - pkt.rindex(b"|") - 1
-        # one segment in flight, and every stale ACK is at or below s: any ACK a little above
-        # s is the peer taking our length in its arithmetic
-        if s < seg.seq <= s + digits + 3:
-            # the length went where we sent it: that comes first, so what is inferred from
-            # the ACK's arithmetic agrees with the numbering the peer took
-            adapt.accepted("length_seq_gap", pkt)
-            c._observe("length_ack", None if seg.seq == s + digits else seg.seq - s)
-            flight[0] = (s, seg.seq, pkt, sent_at)
-            self.length_ack = seg.seq
-            self._acked_to(seg.seq, None)
+        family = ("length", "numbering", "chunk_gap")[min(self.element, 2)]
+        pkt = self.flight[0][2]
+        what = f"peer re-ACKs {c.seq} to {self._what(pkt)}"
+        if not adapt.try_next(family, what):
+            self._give_up_dialect(what, family)
             return True
-        if seg.seq != c.seq:
-            return False
-        if c.stats.segments_sent == self.refusal_stamp:
-            return True  # a copy of a refusal already counted: one per transmission
-        self.refusal_stamp = c.stats.segments_sent
-        self.refusals += 1  # the peer re-ACKs where it stands: it refused our length
-        if self.refusals >= 2 and adapt.probe("length_seq_gap"):
-            self.refusals = 0
-            c._adapted()
-            flight.clear()
+        c._adapted()
+        c._retries = 0
+        self.flight.clear()
+        if self.element == 0:
             self._send_length()
-            return True
-        return False
+        else:
+            self.off, self.first = self.element_off, self.element == 1
+            self._send_chunk()
+        self.refused = refused  # the same segment again: the allowance is spent already
+        refused.next_rule()
+        refused.sent()
+        return True
 
-    def _length_taken(self) -> None:
-        """auto: the peer took our length segment: its numbering is confirmed, and a
-        handshake ACK sent to the listener is what made the peer answer."""
+    def transmissions(self) -> int:
+        """How often the one segment in flight was sent (a refusal is counted per send)."""
+        return self.refused.sends
+
+    def renumber(self) -> None:
+        """The shared counter moved under the length segment in flight (auto tried another
+        handshake rule): send it again where it now starts."""
+        if self.tx == M.TX_LENGTH and len(self.flight) == 1:
+            self.flight.clear()
+            self._send_length()
+
+    def _give_up_dialect(self, what: str, family: str) -> None:
         c = self.c
         adapt = c._adapt
         assert adapt is not None
-        adapt.accepted("length_seq_gap", self.length_pkt)
-        if adapt.current != c._d:
-            c._adapted()
-        adapt.confirm("length_ack")
-        # a hint only: the ACK to the connection socket may just have been lost
+        self.clear()
+        c.error = adapt.give_up(what, family)
+        c._fire("lifecycle", "abort")
+
+    def _what(self, pkt: bytes) -> str:
+        """A segment as the diagnosis names it."""
+        data = pkt[pkt.index(b"|||", 12) + 3 :]
+        if self.element == 0:
+            return f'LENGTH seq={self._wire_seq(pkt)} ("{data.decode("latin-1")}")'
+        return f"DATA seq={self._wire_seq(pkt)} ({len(data)} bytes)"
+
+    @staticmethod
+    def _wire_seq(pkt: bytes) -> int:
+        return int(pkt[12 : pkt.index(b"|||", 12)])
+
+    def _answered(self, ack: int) -> None:
+        """auto: the peer answered the one segment in flight as the working rule predicts:
+        what that shows is confirmed (the numbering only where no other rule gives it)."""
+        c = self.c
+        adapt = c._adapt
+        if adapt is None or (self.mode != STOP_AND_WAIT and c.numbering_known()):
+            return
+        start, _ack, pkt, _sent_at = self.flight[0]
+        data = pkt[pkt.index(b"|||", 12) + 3 :]
+        shown = f"peer answered {self._what(pkt)} with ACK {ack}"
+        if self.element == 0:
+            # the first length after the handshake may be taken as the handshake ACK (desync
+            # a): only where the two split the numbers can it confirm its own gap
+            if self.lengths:
+                adapt.accepted("length", shown)
+            self.lengths += 1
+            if len(self._length_rules(start, len(data), ack)) == 1:
+                adapt.observe("length_ack", adapt.current.length_ack, shown)
+            self._hint_handshake()
+        elif self.element == 1:
+            d = adapt.current
+            sent: D.Numbering = "end" if d.data_seq == "end" else "start"
+            if not self._places_twice(pkt):  # a short chunk may sit where two rules put it
+                adapt.confirm(shown, "data_seq_gap")
+                if len(D.chunk_ack_rules(self._wire_seq(pkt), len(data), ack, sent)) == 1:
+                    adapt.observe("data_seq", d.data_seq, shown)
+                    adapt.observe("data_ack", d.data_ack, shown)
+        elif adapt.known("data_seq", "data_seq_gap"):
+            adapt.accepted("chunk_gap", shown)
+        c._adapted()
+
+    def _places_twice(self, pkt: bytes) -> bool:
+        """A first chunk whose SEQ two placements of the space explain (1-2 bytes)."""
+        data = pkt[pkt.index(b"|||", 12) + 3 :]
+        return len(D.first_chunk_rules(self._wire_seq(pkt), len(data), self.c.seq)) > 1
+
+    def _hint_handshake(self) -> None:
+        """auto client: the first answer came once the handshake ACK also went to the
+        listener: a hint (that copy may just have been the one not lost), never a finding."""
+        c = self.c
+        adapt = c._adapt
+        assert adapt is not None
         why = "an answer after the handshake ACK was also sent to the listener"
         if (
             c._helped
@@ -422,7 +593,8 @@ class Sender:
 
     def send_length_segment(self, _ev: Any = None) -> None:
         c = self.c
-        self.off, self.first, self.refusals = 0, True, 0
+        self.off, self.first = 0, True
+        self.length_starts.clear()
         self.clear()
         if self.mode != STOP_AND_WAIT and self.cong is None:
             self.cong = Congestion(c.config.mss, c.config.cc)

@@ -145,9 +145,9 @@ def run_auto_server(peer: Callable[[Segment | None], list[bytes]]) -> tuple[Conn
             else:
                 conn.receive_datagram(data, CLIENT, now)
         assert conn is not None
-        conn.receive(4096)
         if conn.is_closed:
             break
+        conn.receive(4096)
         sent = conn.datagrams_to_send()
         pending = [a for data, _ in sent for a in peer(parse(data))]
         if not sent:
