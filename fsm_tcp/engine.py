@@ -336,6 +336,12 @@ class Connection:
         if addr != self._peer_addr and not self._may_adopt(addr):
             stats.foreign += 1
             return
+        if (
+            self._reads_short
+            and not data.startswith(b"0|||0|||0|||")
+            and len(data) > self._read_limit()
+        ):
+            data = data[: self._read_limit()]  # the dialect's small buffer: the rest is lost
         if self.tracer is None and self.life == M.ESTABLISHED and self._fast_path(data):
             return
         self.express = None
@@ -355,7 +361,8 @@ class Connection:
         if self.life == M.ESTABLISHED and not (seg.syn or seg.fin):
             if seg.ack:
                 self._heard = True
-                self.snd.on_ack(seg)
+                if not self._late_handshake_ack(seg):
+                    self.snd.on_ack(seg)
             else:
                 self._on_data(seg)
                 if self.rcv.held and self.seq in self.rcv.held:
@@ -587,9 +594,24 @@ class Connection:
         adapt = self._adapt
         known = adapt is None or adapt.known(*D.DATA_NUMBERING)
         self._fast_ok = d.byte_numbered and d.max_datagram is None and known
+        self._reads_short = d.control_read == "own" and adapt is None
         if not self._fast_ok:
             self.snd.ack_wire = self.rcv.head = b"\xff"
             self.express = None
+
+    def _read_limit(self) -> int:
+        """A dialect that reads control segments with a buffer as long as its own: what it
+        reads of one."""
+        flight = self.snd.flight
+        awaited = max(self.seq, self._isn, self._fin_seq, self._synack_seq, 100) + 3
+        if flight:
+            awaited = max(awaited, flight[-1][1])
+        d = self._d
+        return (
+            d.control_length(awaited)
+            - len(d.control_filler)
+            + max(len(d.control_filler), len(d.fin_filler))
+        )
 
     def _ctl(self, flags: bytes, seq: int) -> bytes:
         """A control segment (``flags`` as ``b"S|||A|||F"``) in the working dialect."""
@@ -604,6 +626,35 @@ class Connection:
             return
         if adapt.observe(variable, value, self._raw):
             self._adapted()
+
+    def observe_counted(self, variable: str, value: Any) -> None:
+        """auto: ``value`` was read off the shared counter. A server that took data for
+        the handshake ACK only assumed where the counter starts: then so is this."""
+        adapt = self._adapt
+        if adapt is None:
+            return
+        if self._listener_addr or adapt.known("handshake_ack_offset"):
+            self._observe(variable, value)
+        elif adapt.assume({variable: value}, "counted from an assumed start"):
+            self._adapted()
+
+    def _late_handshake_ack(self, seg: Segment) -> bool:
+        """auto server: the handshake ACK arrives after data that stood for it, before any
+        length was taken: now the counter's start is known."""
+        adapt = self._adapt
+        offset = seg.seq - self._isn
+        if (
+            adapt is None
+            or self._listener_addr
+            or adapt.known("handshake_ack_offset")
+            or self.rcv.len_acks
+            or self.snd.tx != M.TX_IDLE
+            or not 0 <= offset <= 3
+        ):
+            return False
+        self._observe("handshake_ack_offset", offset)
+        self.seq = self._rcv_nxt = self._isn + offset
+        return True
 
     def _adapted(self) -> None:
         adapt = self._adapt
@@ -846,7 +897,18 @@ class Connection:
         return self._retries <= self.config.max_retries
 
     def can_retry_close(self, _ev: Any = None) -> bool:
-        return self._retries < self.config.close_tries
+        return self._retries < self.config.close_tries or self._handshake_on_trial()
+
+    def _handshake_on_trial(self) -> bool:
+        """auto client: nothing came back since the SYN-ACK and handshake rules are left to
+        try: the server may not have taken our handshake ACK yet, so the FIN waits too."""
+        adapt = self._adapt
+        return (
+            adapt is not None
+            and self._unanswered_since_handshake()
+            and adapt.tries("handshake") < len(D.RULES["handshake"])
+            and self._retries < self.config.max_retries
+        )
 
     def acks_our_syn(self, _ev: Any = None) -> bool:
         if self.life != M.SYN_SENT:
@@ -1075,7 +1137,7 @@ class Connection:
         if seg.fin and not seg.ack:
             if self._tolerant and not self._peer_fin:
                 self.rcv.confirm_data_ack()
-                self._observe("fin_seq_gap", seg.seq - self.seq)
+                self.observe_counted("fin_seq_gap", seg.seq - self.seq)
                 self._observe("fin_filler", seg.data)
             elif self._peer_fin and seg.seq == self._fin_seq:
                 self._fin_repeated()

@@ -260,7 +260,7 @@ class Receiver:
             if not seg.data.isdigit() or (seg.seq, seg.data) == self.first_chunk:
                 return False  # auto: a repeat of the last chunk, not a length
             self.confirm_data_ack()
-            c._observe("length_seq_gap", gap)
+            c.observe_counted("length_seq_gap", gap)
             return True
         if adapt is None or adapt.known("length_seq_gap") or not seg.data.isdigit():
             return False
@@ -268,7 +268,7 @@ class Receiver:
         # once there could be a reordered chunk of a windowed sender)
         if gap in D.SPACE["length_seq_gap"] and self._seen_twice(seg):
             self.confirm_data_ack()
-            c._observe("length_seq_gap", gap)
+            c.observe_counted("length_seq_gap", gap)
             return True
         return False
 
