@@ -496,6 +496,8 @@ class Adaptation:
     tried: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     #: Unexplained answers counted, per description of what the peer did.
     unexplained_seen: dict[str, int] = field(default_factory=dict)
+    #: Values set but not yet in use: with the others they would leave the space.
+    pending: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ observations
     def observe(self, variable: str, value: Any, segment: bytes | str) -> bool:
@@ -605,11 +607,15 @@ class Adaptation:
 
     # ------------------------------------------------------------------ the working dialect
     def _set(self, values: dict[str, Any]) -> bool:
+        """Work with ``values``; a combination outside the space (segment numbering with
+        data_ack 0, say: one of two values seen in turn) waits for the rest."""
         before = self.current
+        self.pending.update(values)
         try:
-            self.current = dataclasses.replace(before, **values)
+            self.current = dataclasses.replace(before, **self.pending)
         except InvalidArgument:
-            return False  # a combination outside the space (segment numbering, ACK 0)
+            return False
+        self.pending.clear()
         return self.current != before
 
 

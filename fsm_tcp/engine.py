@@ -1084,7 +1084,9 @@ class Connection:
             offset = seg.seq - x
             self._observe("handshake_ack_offset", offset)
         else:  # data instead of the ACK: how its SEQ splits between the two is a guess
-            offset = min(seg.seq - x, 2)
+            # (PROTOCOL.md's x+2 where the space allows it; the rest is the length's gap)
+            ahead = seg.seq - x
+            offset = max(min(ahead, 2), ahead - max(D.SPACE["length_seq_gap"]))
             if self._adapt is not None and self._adapt.assume(
                 {"handshake_ack_offset": offset}, "data came before the handshake ACK"
             ):

@@ -215,3 +215,10 @@ def test_a_rotation_holds_the_first_rule_then_tries_each_and_cycles_boundedly() 
         rules.append(rot.rule)
     assert rules == [None, None, 1, 2, 3, None, 1, 2, 3, None]
     assert rot.exhausted
+
+
+def test_values_seen_in_turn_apply_together_when_one_alone_leaves_the_space() -> None:
+    adapt = D.Adaptation()
+    adapt.observe("data_seq", "segment", b"ACK 53")  # with data_ack 0: not a dialect
+    adapt.observe("data_ack", 1, b"ACK 53")
+    assert (adapt.current.data_seq, adapt.current.data_ack) == ("segment", 1)
