@@ -44,6 +44,13 @@ MODES = (STOP_AND_WAIT, GO_BACK_N, SELECTIVE_REPEAT)
 NEVER = b"\xff"
 
 _MACHINE = M.build(M.SENDER)
+#: auto: what the answer to the length, to a first chunk and to a following chunk settles;
+#: once known, an answer the working rule does not predict is no lesson.
+_SETTLES = (
+    ("length_seq_gap", "length_ack"),
+    ("data_seq_gap", "data_seq", "data_ack"),
+    ("data_seq", "data_ack", "chunk_gap"),
+)
 
 #: A segment in flight: (start SEQ, the ACK that covers it, the datagram, when it was first
 #: sent; -1.0 once resent, so that its ACK gives no RTT sample: Karn's rule).
@@ -393,10 +400,12 @@ class Sender:
         answering in another arithmetic (adopted once it answered each of our last
         transmissions so), or something no rule explains. False: a stale ACK."""
         c = self.c
+        adapt = c._adapt
+        assert adapt is not None
+        if ack < c.seq or adapt.known(*_SETTLES[min(self.element, 2)]):
+            return False  # stale, or a confirmed arithmetic: flow control, a loss, a copy
         if ack == c.seq:
             return self._standing()
-        if ack < c.seq:
-            return False
         start, _ack_at, pkt, sent_at = self.flight[0]
         data = pkt[pkt.index(b"|||", 12) + 3 :]
         length = self.tx == M.TX_LENGTH
@@ -408,8 +417,6 @@ class Sender:
             if self.odd_stamp == self.refused.sends:
                 return True  # one per transmission: copies of one answer say it once
             self.odd_stamp = self.refused.sends
-            adapt = c._adapt
-            assert adapt is not None
             what = f"peer answers {self._what(pkt)} with ACK {ack}"
             if adapt.unexplained(what):
                 self._give_up_dialect(what, "length_ack" if length else "numbering")
