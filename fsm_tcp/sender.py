@@ -537,8 +537,9 @@ class Sender:
         what that shows is confirmed (the numbering only where no other rule gives it)."""
         c = self.c
         adapt = c._adapt
-        if adapt is None or (self.mode != STOP_AND_WAIT and c.numbering_known()):
-            return
+        if adapt is None or (adapt.known(*_SETTLES[min(self.element, 2)]) and self.lengths):
+            return  # nothing left to learn from this answer
+        before = (adapt.current, len(adapt.confirmed), len(adapt.hints))
         start, _ack, pkt, _sent_at = self.flight[0]
         data = pkt[pkt.index(b"|||", 12) + 3 :]
         shown = f"peer answered {self._what(pkt)} with ACK {ack}"
@@ -561,7 +562,8 @@ class Sender:
                     adapt.observe("data_ack", d.data_ack, shown)
         elif adapt.known("data_seq", "data_seq_gap"):
             adapt.accepted("chunk_gap", shown)
-        c._adapted()
+        if (adapt.current, len(adapt.confirmed), len(adapt.hints)) != before:
+            c._adapted()
 
     def _places_twice(self, pkt: bytes) -> bool:
         """A first chunk whose SEQ two placements of the space explain (1-2 bytes)."""
