@@ -509,11 +509,7 @@ class Adaptation:
         self.confirmed.add(variable)
         if value != getattr(CANONICAL, variable):
             self.findings.append(Finding(variable, value, getattr(CANONICAL, variable), shown))
-        changed = self._set({variable: value})
-        for target, prior in PRIORS.get(variable, {}).items():
-            if value in prior:
-                changed = self.assume({target: prior[value]}, f"as {variable}={value!r}") or changed
-        return changed
+        return self._set({variable: value})
 
     def hint(self, variable: str, value: Any, why: str) -> bool:
         """Use ``value`` but report nothing: what showed it has another explanation too."""
@@ -608,9 +604,14 @@ class Adaptation:
     # ------------------------------------------------------------------ the working dialect
     def _set(self, values: dict[str, Any]) -> bool:
         """Work with ``values``; a combination outside the space (segment numbering with
-        data_ack 0, say: one of two values seen in turn) waits for the rest."""
+        data_ack 0, say: one of two values seen in turn) waits for the rest. What the
+        structural priors make of a new value follows it where nothing was seen."""
         before = self.current
         self.pending.update(values)
+        for variable, value in values.items():
+            for target, prior in PRIORS.get(variable, {}).items():
+                if target not in self.seen and target not in values:
+                    self.pending[target] = prior.get(value, getattr(CANONICAL, target))
         try:
             self.current = dataclasses.replace(before, **self.pending)
         except InvalidArgument:

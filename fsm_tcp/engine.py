@@ -214,6 +214,7 @@ class Connection:
         self._synack_refusals = D.Refusals()
         self._synack_at = 0.0
         self._fin_repeats = 0
+        self._fin_others: list[int] = []  # auto closer: FIN copies where other rules put it
         self._d: D.Dialect = fixed or D.CANONICAL
         self._synack_seq = 0  # z: the SYN-ACK's SEQ, either side (a close may count from it)
         self._listener_addr: Address = ()  # client: where the SYN went
@@ -1131,6 +1132,23 @@ class Connection:
 
     def resend_fin(self, _ev: Any = None) -> None:
         self._resend_timed(self._ctl(b"0|||0|||1", self._fin_seq))
+        adapt = self._adapt
+        if (
+            adapt is not None
+            and self.life == M.FIN_WAIT_1
+            and not adapt.known("fin_seq_gap")
+            and self._deviant_numbers()
+        ):
+            # a peer that numbers otherwise may expect its FIN elsewhere: a copy where each
+            # other rule puts it (a strict answerer ignores the others; its answer says
+            # which it took)
+            if not self._fin_others:
+                adapt.log.append(f"trying every FIN gap: no answer to FIN seq={self._fin_seq}")
+                self._adapted()
+            others = [self.seq + g for g in D.SPACE["fin_seq_gap"]]
+            self._fin_others = [y for y in others if y != self._fin_seq]
+            for y in self._fin_others:
+                self._emit(self._ctl(b"0|||0|||1", y))
 
     def answer_fin(self, _ev: Any = None) -> None:
         """The answer to the peer's FIN, in the dialect's shape (FIN+ACK, or ACK then FIN);
@@ -1167,10 +1185,14 @@ class Connection:
             self._adapted()
 
     def _deviant_numbers(self) -> bool:
+        """auto: the peer numbers something otherwise than PROTOCOL.md (seen, or the rule
+        it took): only then is silence or a repeat worth trying another rule for; from a
+        peer that has shown only PROTOCOL.md's numbers it is a loss."""
         adapt = self._adapt
-        return adapt is not None and any(
-            f.variable in (*D.NUMBERING, "fin_seq_gap", "handshake_ack_offset", "synack_seq")
-            for f in adapt.findings
+        numbers = (*D.NUMBERING, "fin_seq_gap", "handshake_ack_offset", "synack_seq")
+        return adapt is not None and (
+            any(f.variable in numbers for f in adapt.findings)
+            or any(getattr(self._d, v) != getattr(D.CANONICAL, v) for v in D.NUMBERING)
         )
 
     def wait_for_peer_fin(self, _ev: Any = None) -> None:
@@ -1224,10 +1246,15 @@ class Connection:
 
     def _close_answer_variants(self, seq: int) -> list[tuple[str, int]]:
         """Every (base, offset) by which ``seq`` answers our FIN, the working one first."""
+        return [(base, offset) for base, offset, _y in self._close_answers(seq)]
+
+    def _close_answers(self, seq: int) -> list[tuple[str, int, int]]:
+        """Every (base, offset, y) by which ``seq`` answers our FIN at y (auto may have
+        sent copies of it at other numbers), the working one first."""
         d = self._d
-        found: list[tuple[str, int]] = []
+        found: list[tuple[str, int, int]] = []
         if seq == self._close_answer_seq():
-            found.append((d.close_base, d.close_answer_offset))
+            found.append((d.close_base, d.close_answer_offset, self._fin_seq))
         if not self._tolerant:
             return found
         # A FIN+ACK is an answer in any rule of the space. A plain ACK at or below our
@@ -1245,15 +1272,23 @@ class Connection:
             variants = [
                 (b, k) for k in (1, 2) for b in ("fin", "own") if (own and b == "own") or shaped
             ]
-        for base, offset in variants:
-            at = (self._fin_seq if base == "fin" else self._synack_seq) + offset
-            if seq == at and (base, offset) not in found:
-                found.append((base, offset))
+        for y in (self._fin_seq, *self._fin_others):
+            for base, offset in variants:
+                at = (y if base == "fin" else self._synack_seq) + offset
+                if seq == at and all(f[:2] != (base, offset) for f in found):
+                    found.append((base, offset, y))
         return found
 
     def _learn_close_answer(self) -> None:
-        variants = self._close_answer_variants(self._seg.seq)
+        answers = self._close_answers(self._seg.seq)
+        variants = [(base, offset) for base, offset, _y in answers]
         adapt = self._adapt
+        if adapt is not None and answers and self._fin_others:
+            y = answers[0][2]  # the copy of our FIN it answers
+            self._fin_others = []
+            if len({a[2] for a in answers}) == 1:
+                self._fin_seq = y
+                self._observe("fin_seq_gap", y - self.seq)
         if adapt is not None and variants:
             variant = variants[0]
             if len(variants) == 1:

@@ -29,7 +29,13 @@ from fsm_tcp.listener import Listener
 from fsm_tcp.segment import Segment, parse
 from fsm_tcp.sim import CLIENT_ADDR, DELAY, DUPLICATE, Fault, Outcome, run_lifecycle
 
-EXAMPLES = None if os.environ.get("FSM_TCP_HYPOTHESIS") == "long" else 200
+#: The long profile runs each property at its full size; by default a bounded slice
+#: (FSM_TCP_SPACE_EXAMPLES sets another).
+EXAMPLES = (
+    None
+    if os.environ.get("FSM_TCP_HYPOTHESIS") == "long"
+    else int(os.environ.get("FSM_TCP_SPACE_EXAMPLES", "200"))
+)
 MODES = ("stop_and_wait", "go_back_n", "selective_repeat")
 
 
