@@ -1246,36 +1246,33 @@ class Connection:
 
     def _close_answer_variants(self, seq: int) -> list[tuple[str, int]]:
         """Every (base, offset) by which ``seq`` answers our FIN, the working one first."""
-        return [(base, offset) for base, offset, _y in self._close_answers(seq)]
+        found = [(base, offset) for base, offset, _y in self._close_answers(seq)]
+        return list(dict.fromkeys(found))
 
     def _close_answers(self, seq: int) -> list[tuple[str, int, int]]:
         """Every (base, offset, y) by which ``seq`` answers our FIN at y (auto may have
-        sent copies of it at other numbers), the working one first."""
+        sent copies of it at other numbers), the working rule first."""
         d = self._d
+        variants = [(d.close_base, d.close_answer_offset)]
+        if self._tolerant:
+            # A FIN+ACK is an answer in any rule of the space. A plain ACK at or below our
+            # counter may be a late ACK of our data; above it, it is taken from a peer whose
+            # SYN-ACK was in its own numbering (its answer is), or once the shape is known (a
+            # FIN numbered as the answer shows it): else it may be a late ACK of our data in
+            # another arithmetic.
+            own = d.synack_seq == "own"
+            if self._seg.fin:
+                variants += [(b, k) for k in (1, 0, 2) for b in ("fin", "own")]
+            elif seq > self.seq:
+                shaped = d.close_shape == "ack,fin"
+                variants += [
+                    (b, k) for k in (1, 2) for b in ("fin", "own") if (own and b == "own") or shaped
+                ]
         found: list[tuple[str, int, int]] = []
-        if seq == self._close_answer_seq():
-            found.append((d.close_base, d.close_answer_offset, self._fin_seq))
-        if not self._tolerant:
-            return found
-        # A FIN+ACK is an answer in any rule of the space. A plain ACK at or below our
-        # counter may be a late ACK of our data; above it, it is taken from a peer whose
-        # SYN-ACK was in its own numbering (its answer is), or once the shape is known (a
-        # FIN numbered as the answer shows it): else it may be a late ACK of our data in
-        # another arithmetic.
-        own = d.synack_seq == "own"
-        if self._seg.fin:
-            variants = [(b, k) for k in (1, 0, 2) for b in ("fin", "own")]
-        elif seq <= self.seq:
-            return found
-        else:
-            shaped = d.close_shape == "ack,fin"
-            variants = [
-                (b, k) for k in (1, 2) for b in ("fin", "own") if (own and b == "own") or shaped
-            ]
-        for y in (self._fin_seq, *self._fin_others):
-            for base, offset in variants:
+        for base, offset in variants:
+            for y in (self._fin_seq, *self._fin_others):
                 at = (y if base == "fin" else self._synack_seq) + offset
-                if seq == at and all(f[:2] != (base, offset) for f in found):
+                if seq == at and (base, offset, y) not in found:
                     found.append((base, offset, y))
         return found
 
@@ -1284,11 +1281,15 @@ class Connection:
         variants = [(base, offset) for base, offset, _y in answers]
         adapt = self._adapt
         if adapt is not None and answers and self._fin_others:
-            y = answers[0][2]  # the copy of our FIN it answers
+            # the copy of our FIN it answers, if only one is a small offset away (one in the
+            # answerer's own numbering says nothing of which)
+            seq, fins = self._seg.seq, (self._fin_seq, *self._fin_others)
+            offsets = (0, 1, 2) if self._seg.fin else (1, 2)
+            ys = [y for y in fins if seq - y in offsets]
             self._fin_others = []
-            if len({a[2] for a in answers}) == 1:
-                self._fin_seq = y
-                self._observe("fin_seq_gap", y - self.seq)
+            if len(ys) == 1 and all(a[0] == "fin" for a in answers):
+                self._fin_seq = ys[0]
+                self._observe("fin_seq_gap", ys[0] - self.seq)
         if adapt is not None and variants:
             variant = variants[0]
             if len(variants) == 1:
