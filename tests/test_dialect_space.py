@@ -27,7 +27,7 @@ from fsm_tcp.engine import Config, Connection
 from fsm_tcp.errors import DialectUnknown, FsmTcpError
 from fsm_tcp.listener import Listener
 from fsm_tcp.segment import Segment, parse
-from fsm_tcp.sim import CLIENT_ADDR, DELAY, DUPLICATE, Fault, Outcome, run_lifecycle
+from fsm_tcp.sim import CLIENT_ADDR, DELAY, DROP, DUPLICATE, Fault, Outcome, run_lifecycle
 
 #: The long profile runs each property at its full size; by default a bounded slice
 #: (FSM_TCP_SPACE_EXAMPLES sets another).
@@ -71,7 +71,38 @@ def live(dialect: D.Dialect, schedule: list[Fault]) -> list[Fault]:
 
 
 #: Failing draws kept as explicit regressions: (dialect values, role, messages, schedule).
-REGRESSIONS: list[tuple[dict[str, object], str, list[bytes], list[Fault]]] = []
+REGRESSIONS: list[tuple[dict[str, object], str, list[bytes], list[Fault]]] = [
+    # the handshake ACK x+1 and the length one further on add up to PROTOCOL.md's x+2:
+    # the first length is taken as both, only the second shows the length's own gap
+    ({"handshake_ack_offset": 1, "length_seq_gap": 1}, "auto-client", [b"", b""], []),
+    # the handshake ACK x+3 is lost; data at x+5 stands for it: the length's gap is 2
+    (
+        {"handshake_ack_offset": 3, "length_seq_gap": 2},
+        "auto-server",
+        [b""],
+        [Fault(), Fault(), Fault(DROP)],
+    ),
+    # segment numbering seen as two values in turn (data_seq, then its ACK offset)
+    (
+        {"data_seq": "segment", "data_ack": 1, "length_ack": 1},
+        "auto-client",
+        [b"x" * 400, b"y" * 400],
+        [],
+    ),  # fmt: skip
+    # a chunk numbered by its end, ACKed 2 further: its repeat is no next length
+    ({"length_ack": 3, "data_seq": "end", "data_ack": 2}, "auto-server", [b"hello"] * 2, []),
+    # a FIN+ACK in the answerer's own numbering says nothing of which FIN copy it took
+    ({"length_seq_gap": 1, "close_base": "own"}, "auto-client", [b""], []),
+    # an ACK two past one FIN copy is one past another: the FIN's gap stays open
+    (
+        {"length_ack": 2, "fin_seq_gap": 1, "close_shape": "ack,fin", "close_answer_offset": 2},
+        "auto-client",
+        [b""],
+        [],
+    ),
+    # a handshake ACK x+1 awaited by a server that checks it: tried after its SYN-ACKs
+    ({"handshake_ack_offset": 3}, "auto-client", [], []),
+]
 
 
 # ------------------------------------------------------------- drawn dialects against auto
@@ -106,6 +137,9 @@ def test_regressions_found_by_the_draws(case: int) -> None:
     out = lifecycle(dialect, role, sent, schedule)
     check_safety(out, sent)
     assert out.received == sent
+    assert out.client_error is None and out.server_error is None
+    for f in auto_end(out, role).dialect_findings:  # type: ignore[attr-defined]
+        assert getattr(dialect, f.variable) == f.value, f
 
 
 # ------------------------------------------------------------- peers no rule explains
