@@ -88,7 +88,7 @@ REGRESSIONS: list[tuple[dict[str, object], str, list[bytes], list[Fault]]] = [
         "auto-client",
         [b"x" * 400, b"y" * 400],
         [],
-    ),  # fmt: skip
+    ),
     # a chunk numbered by its end, ACKed 2 further: its repeat is no next length
     ({"length_ack": 3, "data_seq": "end", "data_ack": 2}, "auto-server", [b"hello"] * 2, []),
     # a FIN+ACK in the answerer's own numbering says nothing of which FIN copy it took
