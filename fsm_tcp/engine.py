@@ -620,13 +620,13 @@ class Connection:
         filler = d.fin_filler if flags == b"0|||0|||1" else d.control_filler
         return b"%b|||%0*d|||%b" % (flags, d.seq_width, seq, filler)
 
-    def _observe(self, variable: str, value: Any) -> None:
+    def observe(self, variable: str, value: Any) -> None:
         """auto: the peer showed ``variable`` = ``value`` in the segment being handled."""
         adapt = self._adapt
         if adapt is None:
             return
         if adapt.observe(variable, value, self._raw):
-            self._adapted()
+            self.adapted()
 
     def observe_counted(self, variable: str, value: Any) -> None:
         """auto: ``value`` was read off the shared counter. A server that took data for
@@ -635,9 +635,9 @@ class Connection:
         if adapt is None:
             return
         if self._listener_addr or adapt.known("handshake_ack_offset"):
-            self._observe(variable, value)
+            self.observe(variable, value)
         elif adapt.assume({variable: value}, "counted from an assumed start"):
-            self._adapted()
+            self.adapted()
 
     def _late_handshake_ack(self, seg: Segment) -> bool:
         """auto server: the handshake ACK arrives after data that stood for it, before any
@@ -653,11 +653,11 @@ class Connection:
             or not 0 <= offset <= 3
         ):
             return False
-        self._observe("handshake_ack_offset", offset)
+        self.observe("handshake_ack_offset", offset)
         self.seq = self._rcv_nxt = self._isn + offset
         return True
 
-    def _adapted(self) -> None:
+    def adapted(self) -> None:
         adapt = self._adapt
         assert adapt is not None
         self._d = adapt.current
@@ -678,6 +678,56 @@ class Connection:
     def dialect_findings(self) -> list[D.Finding]:
         """auto: what the peer was seen to bend (never a hint, never a guess)."""
         return list(self._adapt.findings) if self._adapt is not None else []
+
+    @property
+    def adaptation(self) -> D.Adaptation | None:
+        """auto's learner (None for a fixed dialect)."""
+        return self._adapt
+
+    @property
+    def evidence(self) -> bytes:
+        """The datagram being handled: what an observation cites."""
+        return self._raw
+
+    @property
+    def now(self) -> float:
+        return self._now
+
+    @property
+    def rcv_nxt(self) -> int:
+        """End of the peer's data accepted so far: what a re-ACK carries."""
+        return self._rcv_nxt
+
+    @rcv_nxt.setter
+    def rcv_nxt(self, value: int) -> None:
+        self._rcv_nxt = value
+
+    @property
+    def fast_ok(self) -> bool:
+        """Steady-state segments are matched as bytes (and answers promised)."""
+        return self._fast_ok
+
+    @property
+    def f_ack(self) -> bytes:
+        """The working dialect's ACK as a format of its SEQ."""
+        return self._f_ack
+
+    @property
+    def f_data(self) -> bytes:
+        """The working dialect's data segment header as a format of its SEQ."""
+        return self._f_data
+
+    def chunk_size(self, start: int) -> int:
+        return self._chunk_size(start)
+
+    def restart_retries(self) -> None:
+        """What is in flight is a new question: it gets its full retries."""
+        self._retries = 0
+
+    def abort(self, error: FsmTcpError) -> None:
+        """The connection fails with ``error`` (the lifecycle's ``abort``)."""
+        self.error = error
+        self._fire("lifecycle", "abort")
 
     @property
     def dialect_hints(self) -> list[D.Finding]:
@@ -1008,9 +1058,9 @@ class Connection:
         if self._tolerant:
             self._learn_format()
             kind, offset = D.synack_rule(self._isn, z)
-            self._observe("synack_seq", kind)
+            self.observe("synack_seq", kind)
             if kind == "client":
-                self._observe("synack_offset", offset)
+                self.observe("synack_offset", offset)
         self._synack_refusals.restart_with(1)  # a SYN-ACK again: our ACK may be lost
         self._synack_at = self._now
         self.seq = self._rcv_nxt = self._isn + self._d.handshake_ack_offset
@@ -1042,7 +1092,7 @@ class Connection:
         what = f"peer re-sends SYN-ACK seq={self._synack_seq} to ACK seq={self.seq}"
         if not adapt.try_next("handshake", what):
             return  # every rule tried: the data's own retry bound ends it
-        self._adapted()
+        self.adapted()
         self._synack_refusals.next_rule()
         self.seq = self._rcv_nxt = self._isn + self._d.handshake_ack_offset
         self.snd.renumber()
@@ -1067,8 +1117,8 @@ class Connection:
         """auto: a handshake segment shows how the peer pads SEQ and fills control DATA."""
         fields = self._raw.split(b"|||", 4)
         seq, data = fields[3], fields[4]
-        self._observe("seq_width", D.seq_width_of(seq))
-        self._observe("control_filler", data)
+        self.observe("seq_width", D.seq_width_of(seq))
+        self.observe("control_filler", data)
 
     def _learn_handshake(self) -> None:
         """auto, server side: the numbers the client's handshake ACK (or first data) used."""
@@ -1080,10 +1130,10 @@ class Connection:
             and adapt is not None
             and adapt.hint("handshake_ack_to", "listener", why)
         ):
-            self._adapted()
+            self.adapted()
         if seg.ack:
             offset = seg.seq - x
-            self._observe("handshake_ack_offset", offset)
+            self.observe("handshake_ack_offset", offset)
         else:  # data instead of the ACK: how its SEQ splits between the two is a guess
             # (PROTOCOL.md's x+2 where the space allows it; the rest is the length's gap)
             ahead = seg.seq - x
@@ -1091,7 +1141,7 @@ class Connection:
             if self._adapt is not None and self._adapt.assume(
                 {"handshake_ack_offset": offset}, "data came before the handshake ACK"
             ):
-                self._adapted()
+                self.adapted()
         self.seq = self._rcv_nxt = x + offset
 
     def process_early_segment(self, _ev: Any = None) -> None:
@@ -1144,7 +1194,7 @@ class Connection:
             # which it took)
             if not self._fin_others:
                 adapt.log.append(f"trying every FIN gap: no answer to FIN seq={self._fin_seq}")
-                self._adapted()
+                self.adapted()
             others = [self.seq + g for g in D.SPACE["fin_seq_gap"]]
             self._fin_others = [y for y in others if y != self._fin_seq]
             for y in self._fin_others:
@@ -1158,7 +1208,7 @@ class Connection:
             if self._tolerant and not self._peer_fin:
                 self.rcv.confirm_data_ack()
                 self.observe_counted("fin_seq_gap", seg.seq - self.seq)
-                self._observe("fin_filler", seg.data)
+                self.observe("fin_filler", seg.data)
             elif self._peer_fin and seg.seq == self._fin_seq:
                 self._fin_repeated()
             self._fin_seq = seg.seq
@@ -1182,7 +1232,7 @@ class Connection:
             return
         what = f"peer repeats FIN seq={self._fin_seq}"
         if adapt.try_next("close_answer", what):
-            self._adapted()
+            self.adapted()
 
     def _deviant_numbers(self) -> bool:
         """auto: the peer numbers something otherwise than PROTOCOL.md (seen, or the rule
@@ -1199,7 +1249,7 @@ class Connection:
         self._answered()
         self._learn_close_answer()
         if self._tolerant:
-            self._observe("close_shape", "ack,fin")
+            self.observe("close_shape", "ack,fin")
         self._arm()
 
     def rearm_close_wait(self, _ev: Any = None) -> None:
@@ -1210,7 +1260,7 @@ class Connection:
             self._learn_close_answer()
             if self._seg.fin and not self._seg.ack:
                 self._peer_fin = True  # four-segment close: this ACKs the peer's own FIN
-                self._observe("close_shape", "ack,fin")
+                self.observe("close_shape", "ack,fin")
         burst = self._d.final_spacing == "burst"
         copies = self._final_copies() if burst else 1
         for _ in range(copies):
@@ -1289,22 +1339,22 @@ class Connection:
             self._fin_others = []
             if len(ys) == 1 and all(a[0] == "fin" for a in answers):
                 self._fin_seq = ys[0]
-                self._observe("fin_seq_gap", ys[0] - self.seq)
+                self.observe("fin_seq_gap", ys[0] - self.seq)
         if adapt is not None and variants:
             variant = variants[0]
             if len(variants) == 1:
-                self._observe("close_base", variant[0])
-                self._observe("close_answer_offset", variant[1])
+                self.observe("close_base", variant[0])
+                self.observe("close_answer_offset", variant[1])
             elif adapt.assume(
                 {"close_base": variant[0], "close_answer_offset": variant[1]},
                 f"the answer to FIN {self._seg.seq} fits {variants}",
             ):
-                self._adapted()
+                self.adapted()
             # the answerer closes whatever our last segment says, so its number cannot be
             # learnt: take the one the recorded dialects pair with this answer
             last = LAST_AFTER.get(variant, variant[1] + 1)
             if adapt.assume({"last_ack_offset": last}, f"the answer to FIN was {variant}"):
-                self._adapted()
+                self.adapted()
 
     def _last_ack_variant(self, seq: int) -> int | None:
         """The offset from y by which ``seq`` is the closer's last segment."""
@@ -1318,9 +1368,9 @@ class Connection:
     def note_last_ack(self, _ev: Any = None) -> None:
         if self._tolerant:
             offset = self._last_ack_variant(self._seg.seq)
-            self._observe("last_ack_offset", offset)
+            self.observe("last_ack_offset", offset)
             if self._seg.fin and not self._seg.ack:
-                self._observe("last_flag", "fin")
+                self.observe("last_flag", "fin")
         self._finish("closed")
 
     def reack_stale(self, _ev: Any = None) -> None:

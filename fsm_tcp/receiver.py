@@ -195,11 +195,11 @@ class Receiver:
     def _accept_chunk(self, wire_seq: int, n: int) -> None:
         """Bookkeeping of an in-order chunk whose bytes are already in the buffer."""
         c = self.c
-        c.seq = c._rcv_nxt = seq = c._d.chunk_ack(wire_seq, n)
+        c.seq = c.rcv_nxt = seq = c.dialect.chunk_ack(wire_seq, n)
         self.remaining -= n
         self.first = False
         self.ack(seq)
-        self.head = c._f_data % seq if c._fast_ok else b"\xff"
+        self.head = c.f_data % seq if c.fast_ok else b"\xff"
         self.head_seq = seq
         if c._deadline is not None:
             c._peer_alive()
@@ -230,14 +230,14 @@ class Receiver:
                 c._take_held(Segment(False, False, False, c.seq, data))
         finally:
             self.draining = False
-        for seq in [s for s in held if s < c._rcv_nxt]:
+        for seq in [s for s in held if s < c.rcv_nxt]:
             del held[seq]  # overtaken: a retransmission filled that place
         # the blocks left, oldest arrival first so that the newest is reported first
-        self.sack = SackReceiver(c._rcv_nxt)
+        self.sack = SackReceiver(c.rcv_nxt)
         for seq, data in held.items():
             self.sack.add(seq, seq + len(data))
         if c.life == M.ESTABLISHED:
-            self.ack(c._rcv_nxt)
+            self.ack(c.rcv_nxt)
 
     def _is_next_length(self, seg: Segment) -> bool:
         c = self.c
@@ -253,8 +253,8 @@ class Receiver:
     def _next_length_from(self, seg: Segment, base: int) -> bool:
         c = self.c
         gap = seg.seq - base
-        adapt = c._adapt
-        if gap == c._d.length_seq_gap:
+        adapt = c.adaptation
+        if gap == c.dialect.length_seq_gap:
             if adapt is None:
                 return True
             if not seg.data.isdigit() or (seg.seq, seg.data) == self.first_chunk:
@@ -286,13 +286,13 @@ class Receiver:
         """The SEQ of ``seg`` if it is the next chunk expected (else None); auto settles
         what it shows of the sender's numbering here."""
         c = self.c
-        d, n = c._d, len(seg.data)
+        d, n = c.dialect, len(seg.data)
         if seg.seq == d.chunk_seq(d.chunk_pos(c.seq, self.first), n):
-            if c._adapt is not None:
+            if c.adaptation is not None:
                 self._numbering_shown(seg, c.seq, d.data_seq, None)
             return seg.seq
-        adapt = c._adapt
-        if adapt is None or seg.seq < c._rcv_nxt or (seg.seq, seg.data) == self.len_seg:
+        adapt = c.adaptation
+        if adapt is None or seg.seq < c.rcv_nxt or (seg.seq, seg.data) == self.len_seg:
             return None  # stale: a repeat of what we have
         if not self.first:
             # a following chunk further on than the working gap says
@@ -301,7 +301,7 @@ class Receiver:
             for gap in D.SPACE["chunk_gap"]:
                 if seg.seq == d.chunk_seq(c.seq + gap, n) and self._seen_twice(seg):
                     self.confirm_data_ack()
-                    c._observe("chunk_gap", gap)
+                    c.observe("chunk_gap", gap)
                     return seg.seq
             return None
         # the first chunk of a message: the sender goes on from whichever of our length
@@ -326,13 +326,13 @@ class Receiver:
         chunk shows which length ACK the sender took; how it places data and wants it
         ACKed stays a working rule (``ack_rot``) until its next segment confirms it."""
         c = self.c
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
         if not self.first:
             self.confirm_data_ack()
             if not adapt.known("chunk_gap"):
-                adapt.confirm(c._raw, "chunk_gap")
-                c._adapted()
+                adapt.confirm(c.evidence, "chunk_gap")
+                c.adapted()
             return
         self._took_length_ack(base)
         if adapt.known("data_seq", "data_ack", "data_seq_gap"):
@@ -368,27 +368,27 @@ class Receiver:
 
     def _assume_data_rule(self, rule: tuple[str, int, int], why: str) -> None:
         c = self.c
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
         values = {"data_seq": rule[0], "data_seq_gap": rule[1], "data_ack": rule[2]}
         if adapt.assume(values, why):
-            c._adapted()
+            c.adapted()
 
     def confirm_data_ack(self) -> None:
         """auto: the sender moved on from the first chunk where our ACK of it said (its
         next chunk, length or FIN is there): the working data arithmetic is its own."""
         c = self.c
-        adapt = c._adapt
+        adapt = c.adaptation
         if adapt is None or self.ack_rot is None:
             return
         self.ack_rot = None
         d = adapt.current
         if self._twins((d.data_seq, d.data_seq_gap, d.data_ack)):
             return  # the next message's first chunk may tell (a 1-byte chunk cannot)
-        c._observe("data_seq_gap", d.data_seq_gap)
-        c._observe("data_seq", d.data_seq)
-        c._observe("data_ack", d.data_ack)
-        c._adapted()  # confirmed: the byte matching may start
+        c.observe("data_seq_gap", d.data_seq_gap)
+        c.observe("data_seq", d.data_seq)
+        c.observe("data_ack", d.data_ack)
+        c.adapted()  # confirmed: the byte matching may start
 
     def _took_length_ack(self, base: int) -> None:
         """auto: the sender went on from ``base``, one of the ACKs we sent for its length
@@ -396,35 +396,34 @@ class Receiver:
         is its own; the count stands there."""
         c = self.c
         s, digits = self.len_seg[0], len(self.len_seg[1])
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
         rules = D.length_ack_rules(s, digits, base)
         if len(rules) == 1:
-            c._observe("length_ack", rules[0])
+            c.observe("length_ack", rules[0])
         elif rules and adapt.assume({"length_ack": rules[0]}, "the sender took that ACK"):
-            c._adapted()
+            c.adapted()
         self.len_rot = None
-        c.seq = c._rcv_nxt = base
+        c.seq = c.rcv_nxt = base
 
     def _unexplained(self, seg: Segment) -> None:
         """auto: a first chunk no rule of the space places. The sender repeats it; after
         the limit, the one-line diagnosis."""
         c = self.c
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
         if adapt.known("data_seq", "data_seq_gap", "length_ack"):
             return  # a known peer: an out-of-place segment, not a new arithmetic
         n = len(seg.data)
-        what = f"peer sends DATA seq={seg.seq} ({n} bytes) after our ACK {c._rcv_nxt}"
+        what = f"peer sends DATA seq={seg.seq} ({n} bytes) after our ACK {c.rcv_nxt}"
         if adapt.unexplained(what):
             self._give_up(what, "numbering")
 
     def _give_up(self, what: str, family: str) -> None:
         c = self.c
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
-        c.error = adapt.give_up(what, family)
-        c._fire("lifecycle", "abort")
+        c.abort(adapt.give_up(what, family))
 
     def stale_or_ahead(self, seg: Segment) -> None:
         c = self.c
@@ -432,7 +431,7 @@ class Receiver:
             c.stats.out_of_window += 1  # secure: dropped without a word (no ACK to reflect)
             return
         # a chunk numbered by its end repeats with the number we last ACKed
-        top = c._rcv_nxt + (c._d.data_seq == "end")
+        top = c.rcv_nxt + (c.dialect.data_seq == "end")
         if seg.seq < top or (seg.seq < c.seq and c.snd.tx == M.TX_IDLE):
             c.stats.duplicates_received += 1
             self._maybe_rotate_length_ack(seg)
@@ -447,7 +446,7 @@ class Receiver:
             self._hold(seg)
         else:
             c.stats.out_of_window += 1  # PROTOCOL.md 3: dropped, and re-ACKed
-            self.ack(c._rcv_nxt)
+            self.ack(c.rcv_nxt)
 
     def _may_hold(self, seg: Segment) -> bool:
         """PROTOCOL.md 6: a SACK-capable receiver keeps out-of-order segments within its
@@ -461,17 +460,17 @@ class Receiver:
         # the room in-order data gets too (_on_chunk): the buffer, or what the application
         # is waiting for, when that is more (recv_message() waits for a whole message)
         room = max(c.config.receive_buffer, self.wanted)
-        return seg.seq + n - c._rcv_nxt + used <= room
+        return seg.seq + n - c.rcv_nxt + used <= room
 
     def _hold(self, seg: Segment) -> None:
         c = self.c
         if seg.seq not in self.held:
             self.held[seg.seq] = seg.data
-            self.sack.rcv_nxt = c._rcv_nxt
+            self.sack.rcv_nxt = c.rcv_nxt
             self.sack.add(seg.seq, seg.seq + len(seg.data))
         else:
             c.stats.duplicates_received += 1
-        self.ack(c._rcv_nxt)  # a duplicate ACK, with the SACK blocks
+        self.ack(c.rcv_nxt)  # a duplicate ACK, with the SACK blocks
 
     def _maybe_rotate_length_ack(self, seg: Segment) -> None:
         """auto: the sender keeps repeating the length segment we ACKed, so it does not take
@@ -480,9 +479,9 @@ class Receiver:
         rot = self.len_rot
         if rot is None or not self.first or (seg.seq, seg.data) != self.len_seg:
             return
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
-        if not rot.repeated(c._now, c.rto.rto / 2):
+        if not rot.repeated(c.now, c.rto.rto / 2):
             return
         if rot.exhausted:
             length = seg.data.decode("latin-1")
@@ -491,8 +490,8 @@ class Receiver:
             self._give_up(what, "length_ack")
             return
         if adapt.assume({"length_ack": rot.rule}, f"the sender repeats {seg.data!r}"):
-            c._adapted()
-        c.seq = c._rcv_nxt = c._d.length_ack_for(seg.seq, len(seg.data))
+            c.adapted()
+        c.seq = c.rcv_nxt = c.dialect.length_ack_for(seg.seq, len(seg.data))
         self.len_acks.add(c.seq)
         self.head = b"\xff"
 
@@ -503,9 +502,9 @@ class Receiver:
         rot = self.ack_rot
         if rot is None or (seg.seq, seg.data) != self.first_chunk:
             return
-        if not rot.repeated(c._now, c.rto.rto / 2):
+        if not rot.repeated(c.now, c.rto.rto / 2):
             return
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
         if rot.exhausted:
             what = f"peer repeats DATA seq={seg.seq} ({len(seg.data)} bytes) whatever we ACK"
@@ -513,7 +512,7 @@ class Receiver:
             self._give_up(what, "data_ack")
             return
         self._assume_data_rule(rot.rule, f"the sender repeats {seg.seq}")
-        c.seq = c._rcv_nxt = c._d.chunk_ack(seg.seq, len(seg.data))
+        c.seq = c.rcv_nxt = c.dialect.chunk_ack(seg.seq, len(seg.data))
         self.head = b"\xff"
 
     def _on_length(self, seg: Segment) -> None:
@@ -532,13 +531,13 @@ class Receiver:
             return
         if self.unread >= max(c.config.receive_buffer, self.wanted):
             c.stats.window_full += 1  # flow control: re-ACK, the sender will retry
-            self.ack(c._rcv_nxt)
+            self.ack(c.rcv_nxt)
             return
         self.buf += seg.data
         self._accept_chunk(start, n)
         if self.remaining == 0:
             self._fire("rx_last_chunk")
-        elif c._fast_ok and not self.held and c.snd.tx == M.TX_IDLE:
+        elif c.fast_ok and not self.held and c.snd.tx == M.TX_IDLE:
             # the first chunk of a message comes this way (auto sees its numbering): the
             # steady state, and its promise, start with it all the same
             self._promise_next_ack(self.unread)
@@ -551,7 +550,7 @@ class Receiver:
         self.c._on_transition("receiver", ev)
 
     def reset_retries(self, _ev: Any = None) -> None:
-        self.c._retries = 0
+        self.c.restart_retries()
 
     def fits_message_limit(self, _ev: Any = None) -> bool:
         return self.announced <= self.c.config.max_message_size
@@ -561,7 +560,7 @@ class Receiver:
 
     def reack_stale(self, _ev: Any = None) -> None:
         c = self.c
-        self.ack(c._rcv_nxt)
+        self.ack(c.rcv_nxt)
         if c.life == M.ESTABLISHED:
             c._peer_alive()  # still repeating data (desync b): the peer is there
 
@@ -576,17 +575,17 @@ class Receiver:
     def _accept_length(self) -> None:
         c = self.c
         seg = c._seg
-        c.seq = c._rcv_nxt = c._d.length_ack_for(seg.seq, len(seg.data))
+        c.seq = c.rcv_nxt = c.dialect.length_ack_for(seg.seq, len(seg.data))
         self.len_seg = (seg.seq, seg.data)
         self.len_acks = {c.seq}
-        adapt = c._adapt
+        adapt = c.adaptation
         if adapt is not None and not adapt.known("length_ack"):
             rules: list[Any] = []
             for rule in D.SPACE["length_ack"]:  # distinct numbers, the working rule first
                 ack = seg.seq + (len(seg.data) if rule is None else rule)
                 if ack not in [seg.seq + (len(seg.data) if r is None else r) for r in rules]:
                     rules.append(rule)
-            k = rules.index(c._d.length_ack) if c._d.length_ack in rules else 0
+            k = rules.index(c.dialect.length_ack) if c.dialect.length_ack in rules else 0
             self.len_rot = D.Rotation(rules[k:] + rules[:k], cycles=3)
         else:
             self.len_rot = None
@@ -605,9 +604,9 @@ class Receiver:
         self.remaining = self.announced
         # the first chunk takes the general path while auto has not seen how the peer
         # numbers data (it decides whether segments may be held out of order)
-        adapt = c._adapt
+        adapt = c.adaptation
         unsure = adapt is not None and "data_seq" not in adapt.confirmed
-        first_at_seq = c._fast_ok and not c._d.data_seq_gap and not unsure
+        first_at_seq = c.fast_ok and not c.dialect.data_seq_gap and not unsure
         self.head = c._f_data % c.seq if first_at_seq else b"\xff"  # for the fast path
         self.head_seq = c.seq
 

@@ -147,7 +147,7 @@ class Sender:
         # an ACK above the highest SEQ of a window that shrank since (PROTOCOL.md 6).
         if flight and flight[0][1] <= ack <= flight[-1][1]:
             self._acked_to(ack, seg)
-        elif c._adapt is not None and len(flight) == 1 and self._learn_from(ack):
+        elif c.adaptation is not None and len(flight) == 1 and self._learn_from(ack):
             pass  # auto: a refusal, or an answer in another arithmetic (or an old copy)
         elif self.mode != STOP_AND_WAIT and flight and ack == c.seq:
             self._dup_ack(seg)
@@ -225,7 +225,7 @@ class Sender:
     def _acked_to(self, ack: int, seg: Segment | None) -> None:
         """A cumulative ACK of new data: slide over every segment it covers."""
         c, flight = self.c, self.flight
-        if c._adapt is not None and len(flight) == 1:
+        if c.adaptation is not None and len(flight) == 1:
             self._answered(ack)
         sent_at, covered, acked, resent = -1.0, c.seq, 0, False
         while flight and flight[0][1] <= ack:
@@ -344,49 +344,49 @@ class Sender:
             self.sights.clear()
             self.odd_stamp = -1
             self.refused.sent()
-        self.flight.append((start, ack_at, pkt, c._now))
+        self.flight.append((start, ack_at, pkt, c.now))
         if self.board is not None:
             self.board.sent(ack_at)
         c._emit(pkt)
 
     def _send_length(self) -> None:
         c = self.c
-        d = c._d
+        d = c.dialect
         digits = b"%d" % len(self.msg)
         s = d.length_seq_for(c.seq)
-        if c._adapt is not None and s not in self.length_starts:
+        if c.adaptation is not None and s not in self.length_starts:
             self.length_starts.append(s)
         self.element = 0
         self.length_ack = self.snd_nxt = d.length_ack_for(s, len(digits))
         self.data_base = d.chunk_pos(self.length_ack, True)
-        self.length_pkt = pkt = c._f_data % s + digits
+        self.length_pkt = pkt = c.f_data % s + digits
         self._transmit(s, self.length_ack, pkt)
 
     def _send_chunk(self) -> None:
         """The next chunk, numbered from the ACK it follows (the predicted one, when others
         are in flight) by the working dialect's arithmetic."""
         c = self.c
-        off, d = self.off, c._d
+        off, d = self.off, c.dialect
         pos = d.chunk_pos(self.snd_nxt if self.flight else c.seq, self.first)
         self.element = 2 if not self.first else 1
         self.element_off = off
         self.first = False
-        chunk = self.msg[off : off + c._chunk_size(pos)]
+        chunk = self.msg[off : off + c.chunk_size(pos)]
         n = len(chunk)
         seq = d.chunk_seq(pos, n)
         ack = d.chunk_ack(seq, n)
         self.off = off + n
         self.snd_nxt = ack
-        if self.mode == STOP_AND_WAIT and c._fast_ok:
-            self.ack_wire = c._f_ack % ack  # what the fast path will match
+        if self.mode == STOP_AND_WAIT and c.fast_ok:
+            self.ack_wire = c.f_ack % ack  # what the fast path will match
         c.stats.payload_bytes_sent += n
-        self._transmit(pos, ack, c._f_data % seq + chunk)
+        self._transmit(pos, ack, c.f_data % seq + chunk)
 
     def _promise_next_chunk(self) -> None:
         """Stop-and-wait: the ACK of the chunk just sent will be answered by the next chunk."""
         c = self.c
         off, msg = self.off, self.msg
-        if off < len(msg) and c.tracer is None and c._fast_ok:
+        if off < len(msg) and c.tracer is None and c.fast_ok:
             wire = self.ack_wire
             chunk = c._f_data % self.snd_nxt + msg[off : off + c._mss]
             c.express = (wire, len(wire), chunk, c._peer_addr)
@@ -400,7 +400,7 @@ class Sender:
         answering in another arithmetic (adopted once it answered each of our last
         transmissions so), or something no rule explains. False: a stale ACK."""
         c = self.c
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
         if ack < c.seq or adapt.known(*_SETTLES[min(self.element, 2)]):
             return False  # stale, or a confirmed arithmetic: flow control, a loss, a copy
@@ -434,7 +434,7 @@ class Sender:
         as the working rule placed it, or (a first chunk of 1-2 bytes) as another rule
         would have placed it at the same SEQ."""
         c = self.c
-        d = c._d
+        d = c.dialect
         seq, n = self._wire_seq(pkt), len(pkt) - pkt.index(b"|||", 12) - 3
         sent: D.Numbering = "end" if d.data_seq == "end" else "start"
         places = [(sent, d.data_seq_gap)]
@@ -456,7 +456,7 @@ class Sender:
         return rules
 
     def _adopt_answer(self, rules: list[Any], ack: int, pkt: bytes) -> None:
-        adapt = self.c._adapt
+        adapt = self.c.adaptation
         assert adapt is not None
         why = f"peer answered {self._what(pkt)} with ACK {ack}"
         if self.tx == M.TX_LENGTH and len(rules) == 1:
@@ -471,7 +471,7 @@ class Sender:
             if self.element == 1:
                 values["data_seq_gap"] = rules[0][2]
             adapt.assume(values, why)
-        self.c._adapted()
+        self.c.adapted()
 
     def _standing(self) -> bool:
         """The peer re-ACKs where it stands: past the allowance for old copies, and twice,
@@ -481,7 +481,7 @@ class Sender:
         c.rto.reset_backoff()  # the peer answers: it is there, only our numbers may be wrong
         if not refused.standing() or refused.count < D.REFUSALS_PER_RULE:
             return True
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
         family = ("length", "numbering", "chunk_gap")[min(self.element, 2)]
         pkt = self.flight[0][2]
@@ -489,8 +489,8 @@ class Sender:
         if not adapt.try_next(family, what):
             self._give_up_dialect(what, family)
             return True
-        c._adapted()
-        c._retries = 0
+        c.adapted()
+        c.restart_retries()
         self.flight.clear()
         if self.element == 0:
             self._send_length()
@@ -515,11 +515,10 @@ class Sender:
 
     def _give_up_dialect(self, what: str, family: str) -> None:
         c = self.c
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
         self.clear()
-        c.error = adapt.give_up(what, family)
-        c._fire("lifecycle", "abort")
+        c.abort(adapt.give_up(what, family))
 
     def _what(self, pkt: bytes) -> str:
         """A segment as the diagnosis names it."""
@@ -536,7 +535,7 @@ class Sender:
         """auto: the peer answered the one segment in flight as the working rule predicts:
         what that shows is confirmed (the numbering only where no other rule gives it)."""
         c = self.c
-        adapt = c._adapt
+        adapt = c.adaptation
         if adapt is None or (adapt.known(*_SETTLES[min(self.element, 2)]) and self.lengths):
             return  # nothing left to learn from this answer
         before = (adapt.current, len(adapt.confirmed), len(adapt.hints))
@@ -563,7 +562,7 @@ class Sender:
         elif adapt.known("data_seq", "data_seq_gap"):
             adapt.accepted("chunk_gap", shown)
         if (adapt.current, len(adapt.confirmed), len(adapt.hints)) != before:
-            c._adapted()
+            c.adapted()
 
     def _places_twice(self, pkt: bytes) -> bool:
         """A first chunk whose SEQ two placements of the space explain (1-2 bytes)."""
@@ -574,7 +573,7 @@ class Sender:
         """auto client: the first answer came once the handshake ACK also went to the
         listener: a hint (that copy may just have been the one not lost), never a finding."""
         c = self.c
-        adapt = c._adapt
+        adapt = c.adaptation
         assert adapt is not None
         why = "an answer after the handshake ACK was also sent to the listener"
         if (
@@ -582,7 +581,7 @@ class Sender:
             and "handshake_ack_to" not in adapt.confirmed
             and adapt.hint("handshake_ack_to", "listener", why)
         ):
-            c._adapted()
+            c.adapted()
 
     # ================================================================ table callbacks
     def _fire(self, trigger: str) -> None:
@@ -592,7 +591,7 @@ class Sender:
         self.c._on_transition("sender", ev)
 
     def reset_retries(self, _ev: Any = None) -> None:
-        self.c._retries = 0
+        self.c.restart_retries()
 
     def can_retry(self, _ev: Any = None) -> bool:
         return self.c.can_retry()
