@@ -1,7 +1,8 @@
 """fsm_tcp: a reliable transport over UDP whose behaviour is declared as state machines."""
 
+from .config import Config
 from .congestion import CongestionControl
-from .engine import Closed, Config, Connection, Established, MessageReceived, MessageSent
+from .engine import Connection
 from .errors import (
     ConnectionClosed,
     ConnectionTimeout,
@@ -11,6 +12,7 @@ from .errors import (
     MessageTooLarge,
     ProtocolViolation,
 )
+from .events import Closed, Established, MessageReceived, MessageSent
 from .listener import Listener
 from .segment import Segment
 from .socket_tcp import SocketTCP

@@ -14,8 +14,11 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from .engine import Address, Config, Connection, Tracer
+from .config import Config
+from .engine import Connection
 from .errors import ConnectionClosed, FsmTcpError
+from .events import Address
+from .link import Tracer
 from .listener import Listener
 from .udp import RECV_BUFFER
 
@@ -61,7 +64,7 @@ class AsyncConnection:
         """Returns once every byte of ``message`` is acknowledged."""
         self.conn.send(message, self._loop.time())
         self.service()
-        await self._until(lambda: not self.conn.sending or self.conn.is_closed)
+        await self.until(lambda: not self.conn.sending or self.conn.is_closed)
         if self.conn.error is not None:
             raise self.conn.error
 
@@ -76,7 +79,7 @@ class AsyncConnection:
     async def recv_message(self) -> bytes | None:
         """The whole next message, or None at the end of the stream."""
         conn = self.conn
-        await self._until(lambda: conn.next_message_length() is not None or conn.at_eof)
+        await self.until(lambda: conn.next_message_length() is not None or conn.at_eof)
         size = conn.next_message_length()
         return None if size is None else await self.recv(max(size, 1))
 
@@ -84,13 +87,13 @@ class AsyncConnection:
         if not self.conn.is_closed:
             self.conn.close(self._loop.time())
             self.service()
-            await self._until(lambda: self.conn.is_closed)
+            await self.until(lambda: self.conn.is_closed)
         self.release()
 
     async def recv_close(self) -> None:
         self.conn.expect_close(self._loop.time())
         self.service()
-        await self._until(lambda: self.conn.is_closed)
+        await self.until(lambda: self.conn.is_closed)
         self.release()
 
     @property
@@ -157,7 +160,8 @@ class AsyncConnection:
         self._waiters.append(fut)
         await fut
 
-    async def _until(self, done: Callable[[], bool]) -> None:
+    async def until(self, done: Callable[[], bool]) -> None:
+        """Drive the connection until ``done()`` holds (raises if it closes first)."""
         while not done():
             if self.conn.is_closed and self.conn.get_timer() is None:
                 if done():
@@ -266,7 +270,7 @@ class AsyncServer:
 
     async def _run(self, ac: AsyncConnection) -> None:
         try:
-            await ac._until(lambda: ac.conn.is_established or ac.conn.is_closed)
+            await ac.until(lambda: ac.conn.is_established or ac.conn.is_closed)
             if ac.conn.is_established:
                 await self.handler(ac)
                 self.completed += 1
@@ -307,7 +311,7 @@ async def open_connection(
     conn.connect(tuple(address), asyncio.get_running_loop().time())
     ac.service()
     try:
-        await ac._until(lambda: conn.is_established or conn.is_closed)
+        await ac.until(lambda: conn.is_established or conn.is_closed)
     except FsmTcpError:
         ac.release()
         raise

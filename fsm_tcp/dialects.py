@@ -413,6 +413,11 @@ class Finding:
     segment: str  # what showed it
     hint: bool = False
 
+    @property
+    def inferred(self) -> bool:
+        """Not seen in a segment of its own (a hint); auto infers nothing else."""
+        return self.hint
+
     def describe(self) -> str:
         how = "a hint from" if self.hint else "seen in"
         value, canonical = self.value, self.canonical
@@ -515,7 +520,8 @@ class Adaptation:
         """Use ``value`` but report nothing: what showed it has another explanation too."""
         if variable in self.seen or any(h.variable == variable for h in self.hints):
             return False
-        self.hints.append(Finding(variable, value, getattr(CANONICAL, variable), why, True))
+        shown = f"{why} (a hint)"
+        self.hints.append(Finding(variable, value, getattr(CANONICAL, variable), shown, True))
         self.log.append(f"hint: {variable}={value!r} ({why})")
         return self._set({variable: value})
 

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from . import dialects as D
 from . import machines as M
-from .congestion import ALGORITHMS, Algorithm
+from .config import Config, Stats
 from .errors import (
     ConnectionClosed,
     ConnectionTimeout,
@@ -32,131 +30,46 @@ from .errors import (
     MessageTooLarge,
     ProtocolViolation,
 )
+from .events import Address, Closed, Established, Event, MessageReceived, MessageSent
+from .link import NEVER, Express, Numbering, Outbox, Shared, Timer, Tracer, Wire
 from .receiver import Receiver
 from .rto import RtoEstimator
-from .segment import MAX_DATAGRAM, Segment, parse
+from .segment import Segment, parse
 from .sender import MODES, STOP_AND_WAIT, Sender
 
-Address = tuple[Any, ...]
-Tracer = Callable[[dict[str, Any]], None]
-#: ``Connection.express``: (prefix, length, answer, peer) - see there.
-Express = tuple[bytes, int, bytes, Address]
+# Config, Stats and the events live in modules of their own; these names stay importable
+# from here, as they always were.
+__all__ = [
+    "Address",
+    "Closed",
+    "Config",
+    "Connection",
+    "Established",
+    "Event",
+    "Express",
+    "MessageReceived",
+    "MessageSent",
+    "Stats",
+    "Tracer",
+]
 
 # The sender's and the receiver's machines live with their models (sender.py, receiver.py).
 _LIFE = M.build(M.LIFECYCLE)
+_FIRES_FROM = {t.name: t.fires_from() for t in M.TABLES}
 #: The closer's last segment after each answer to its FIN, as the recorded dialects pair
 #: them (y+1 -> y+2, y -> y, the answerer's own z+1 -> y+1).
 LAST_AFTER = {("fin", 1): 2, ("fin", 0): 0, ("own", 1): 1}
 _FIRES_FROM = {t.name: t.fires_from() for t in M.TABLES}
 
 
-@dataclass(frozen=True)
-class Config:
-    """Protocol knobs. Defaults speak PROTOCOL.md and suit loopback and LAN paths."""
-
-    mss: int = 16
-    #: RFC 6298 (2.1) says 1 s before the first RTT sample; this transport lives on LANs and
-    #: loopback, where a lost SYN should not cost a second. Set 1.0 for the RFC's value.
-    initial_rto: float = 0.25
-    #: RFC 6298 (2.4) suggests 1 s; the RTT estimate keeps a low floor safe on slow paths.
-    #: On loopback a round trip takes 20-60 us, so the RTO there is SRTT + G, under 0.1 ms:
-    #: a lost segment costs that, not a millisecond (spurious retransmissions measured: under
-    #: 0.1% of a no-loss transfer's segments).
-    min_rto: float = 0.00005
-    max_rto: float = 4.0
-    #: RFC 6298's clock granularity G: how late a timer may fire. Linux's default timer slack
-    #: for a sleep in select() is 50 us; a busy-polling driver is within microseconds.
-    granularity: float = 0.00005
-    #: Retransmissions of one segment (handshake or data) before ConnectionTimeout.
-    max_retries: int = 12
-    #: PROTOCOL.md 4: FIN resent and the last ACK sent this many times, one timeout apart.
-    close_tries: int = 3
-    max_message_size: int = 64 * 1024 * 1024
-    #: Unread bytes a receiver holds before it stops accepting data (flow control).
-    receive_buffer: int = 64 * 1024
-    #: Random 32-bit initial sequence numbers instead of the course's 0..100, and segments
-    #: outside the expected window dropped silently instead of re-ACKed.
-    secure: bool = False
-    #: How to speak to the peer (fsm_tcp.dialects): "auto" sends PROTOCOL.md and adapts to
-    #: what the peer shows; a profile name or a Dialect value speaks that dialect.
-    dialect: str | D.Dialect = D.AUTO
-    #: PROTOCOL.md 6: the most segments a windowed sender has unacknowledged (also bounded
-    #: by cwnd and by receive_buffer / mss); stop-and-wait is a window of one whatever this.
-    window: int = 64
-    #: Congestion control of the windowed modes: "tahoe" (the course's) or "reno".
-    cc: Algorithm = "tahoe"
-    #: The receiver keeps out-of-order segments (within receive_buffer) and reports them as
-    #: SACK blocks; False: it drops them and re-ACKs, as a plain stop-and-wait receiver.
-    sack: bool = True
-
-    def __post_init__(self) -> None:
-        if self.mss < 1 or self.mss > MAX_DATAGRAM - 64:
-            raise InvalidArgument(f"mss must be 1..{MAX_DATAGRAM - 64}, got {self.mss}")
-        if self.max_retries < 0 or self.close_tries < 1:
-            raise InvalidArgument("max_retries must be >= 0 and close_tries >= 1")
-        if self.max_message_size < 0 or self.receive_buffer < 1:
-            raise InvalidArgument("max_message_size must be >= 0 and receive_buffer >= 1")
-        if self.window < 1:
-            raise InvalidArgument(f"window must be >= 1 segment, got {self.window}")
-        if self.cc not in ALGORITHMS:
-            raise InvalidArgument(f"unknown cc {self.cc!r}; choose tahoe or reno")
-        RtoEstimator(self.initial_rto, self.min_rto, self.max_rto)  # validates the timers
-        D.resolve(self.dialect)  # validates the name
-
-    def give_up_bound(self) -> float:
-        """Longest a sender retransmits to a silent peer before ConnectionTimeout (seconds).
-
-        At most ``max_retries + 1`` timeouts, none longer than max_rto. A reader waiting on
-        a silent peer waits at most twice this (it must outwait any sender).
-        """
-        return (self.max_retries + 1) * self.max_rto
-
-
-# ----------------------------------------------------------------------------- events
-@dataclass(frozen=True)
-class Established:
-    peer: Address
-
-
-@dataclass(frozen=True)
-class MessageReceived:
-    length: int
-
-
-@dataclass(frozen=True)
-class MessageSent:
-    length: int
-
-
-@dataclass(frozen=True)
-class Closed:
-    """The connection reached CLOSED; ``error`` is None for every orderly ending."""
-
-    reason: str
-    error: FsmTcpError | None = None
-
-
-Event = Established | MessageReceived | MessageSent | Closed
-
-
-@dataclass
-class Stats:
-    segments_sent: int = 0
-    segments_received: int = 0
-    payload_bytes_sent: int = 0
-    retransmissions: int = 0
-    duplicates_received: int = 0
-    malformed: int = 0
-    foreign: int = 0
-    ignored: int = 0
-    out_of_window: int = 0
-    window_full: int = 0
-    rtt_samples: int = 0
-    transitions: int = 0
-
-
 class Connection:
-    """One end of one connection. See the module doc for the driving contract."""
+    """One end of one connection. See the module doc for the driving contract.
+
+    It composes a :class:`~fsm_tcp.sender.Sender` (``snd``) and a
+    :class:`~fsm_tcp.receiver.Receiver` (``rcv``) and shares with them the objects of
+    :mod:`fsm_tcp.link`; it is their :class:`~fsm_tcp.link.Owner` (the calls under "for the
+    connection's parts" below).
+    """
 
     def __init__(
         self,
@@ -166,8 +79,7 @@ class Connection:
         tracer: Tracer | None = None,
         name: str = "",
     ) -> None:
-        self.config = cfg = config or Config()
-        self._mss = cfg.mss
+        self._config = cfg = config or Config()
         self.name = name
         self.tracer = tracer
         self._rng = rng or random.Random()
@@ -177,73 +89,67 @@ class Connection:
         self._opened = False
         self._peer_addr: Address = ()  # () until known; hot paths read it unchecked
         self.error: FsmTcpError | None = None
-        self.stats = Stats()
+        self.stats = stats = Stats()
         self.rto = RtoEstimator(cfg.initial_rto, cfg.min_rto, cfg.max_rto, cfg.granularity)
-        self.seq = 0  # the one shared counter (PROTOCOL.md 3): next byte either way
-        self._isn = 0
-        self._rcv_nxt = 0  # end of the peer's data accepted so far: what a re-ACK carries
-        self._now = 0.0
-        self._seg: Segment = Segment(False, False, False, 0)
-        self._raw = b""
-        self._from: Address = ()
-        self._out: list[tuple[bytes, Address]] = []
-        #: A promise to drivers: a datagram from ``peer`` of exactly ``length`` bytes that
-        #: starts with ``prefix`` is answered by ``answer`` and nothing else. A driver may send
-        #: ``answer`` the moment such a datagram arrives and then hand it over with
-        #: ``receive_datagram(..., answered=True)``, so the bookkeeping runs while the peer
-        #: works. None when no such promise holds (any other event withdraws it).
-        self.express: Express | None = None
-        self._answered_by_driver = False
-        self._events: deque[Event] = deque()
-        self._deadline: float | None = None
-        self._retries = 0
-        self._sent_at = 0.0
-        self._retransmitted = False
-        self._fin_seq = 0
-        self._peer_fin = False
-        self._close_requested = False
-        self._awaiting_fin = False
-        self._wait_span = 0.0
+        self.num = Numbering()
+        self.timer = Timer(self.rto, stats)
+        self.outbox = Outbox(stats)
+        if tracer is not None:
+            self.outbox.on_send = self._trace_sent
         # dialect: fixed profile, or auto's adaptation (never in secure mode: strict there)
         fixed = D.resolve(cfg.dialect)
         if fixed is None and cfg.secure:
             fixed = D.CANONICAL
-        self._adapt = None if fixed is not None else D.Adaptation()
-        self._logged = 0  # lines of the adaptation's log already traced
-        self._syn_sends = 0
-        self._synack_refusals = D.Refusals()
-        self._synack_at = 0.0
-        self._fin_repeats = 0
-        self._fin_others: list[int] = []  # auto closer: FIN copies where other rules put it
-        self._d: D.Dialect = fixed or D.CANONICAL
+        adapt = None if fixed is not None else D.Adaptation()
+        self.wire = Wire(
+            fixed or D.CANONICAL, adapt, cfg.mss, self._dialect_changed, tracer is not None
+        )
+        self._isn = 0
+        self._seg: Segment = Segment(False, False, False, 0)
+        self._from: Address = ()
+        self._events: deque[Event] = deque()
+        self._sent_at = 0.0
+        self._retransmitted = False
+        self._fin_seq = 0
+        self._close_requested = False
+        self._awaiting_fin = False
+        self._wait_span = 0.0
         self._synack_seq = 0  # z: the SYN-ACK's SEQ, either side (a close may count from it)
         self._listener_addr: Address = ()  # client: where the SYN went
         self._via_listener = False  # the datagram being handled reached the listener
         self._deferred: list[tuple[bytes, Address]] = []
-        self._helped = False  # client: the handshake ACK was also sent to the listener
         self._heard = False  # client: the peer sent more than handshake segments
-        self._more = False  # the driver has more datagrams queued behind this one
-        self.snd = Sender(self)
-        self.rcv = Receiver(self)
-        self._set_wire()
+        # auto: the trace's share of the learner's log, the SYN's copies and the SYN-ACK's
+        # repeats (the handshake ACK's tries), FIN repeats (the answer's), FIN copies sent
+        # where other rules put it
+        self._logged = 0
+        self._syn_sends = 0
+        self._synack_refusals = D.Refusals()
+        self._synack_at = 0.0
+        self._fin_repeats = 0
+        self._fin_others: list[int] = []
+        shared = Shared(self, cfg, stats, self.num, self.timer, self.wire, self.outbox)
+        self.snd = Sender(shared)
+        self.rcv = Receiver(shared)
 
     # ================================================================ driving API
     def connect(self, address: Address, now: float) -> None:
         """Active open: send SYN to ``address`` (the listener)."""
         self._require_fresh("connect")
         self._opened = True
-        self._now = now
+        self.timer.now = now
         self.peer = address
         self._listener_addr = tuple(address)
-        self._fire("lifecycle", "open_active")
+        self.wire.client = True
+        self._fire("open_active")
 
     def listen(self, now: float = 0.0) -> None:
         """Passive open: this connection will take the first SYN it is given. ``now`` puts
         the passive open on the driver's clock (traces show when it happened)."""
         self._require_fresh("listen")
         self._opened = True
-        self._now = now
-        self._fire("lifecycle", "open_passive")
+        self.timer.now = now
+        self._fire("open_passive")
 
     def send(self, message: bytes, now: float, mode: str = STOP_AND_WAIT) -> None:
         """Queue one message (any bytes, 0 B included); it goes out after those before it.
@@ -263,7 +169,7 @@ class Connection:
                 f"message of {len(message)} bytes exceeds max_message_size "
                 f"{self.config.max_message_size}"
             )
-        self._now = now
+        self.timer.now = now
         self.snd.enqueue(bytes(message), mode)
         self._start_next_message()
 
@@ -295,20 +201,20 @@ class Connection:
     @property
     def at_eof(self) -> bool:
         """Nothing more will arrive: every message is read and the peer closed (or we did)."""
-        return not self.rcv.bounds and (self._peer_fin or self.life == M.CLOSED)
+        return not self.rcv.bounds and (self.rcv.peer_fin or self.life == M.CLOSED)
 
     def close(self, now: float) -> None:
         """Active close (PROTOCOL.md 4, Host A), once every queued message is acknowledged."""
-        self._now = now
+        self.timer.now = now
         if self.life in (M.LISTEN, M.SYN_SENT, M.SYN_RCVD):
-            self._fire("lifecycle", "close")
+            self._fire("close")
             return
         self._close_requested = True
         self._maybe_start_close()
 
     def expect_close(self, now: float) -> None:
         """recv_close(): wait (bounded) for the peer's FIN; answer it per PROTOCOL.md 4."""
-        self._now = now
+        self.timer.now = now
         self._awaiting_fin = True
         self._arm_peer_wait()
 
@@ -328,8 +234,8 @@ class Connection:
         ``more``: another datagram is already queued behind this one; its in-order ACK may
         then wait for the next one's (output is complete once ``datagrams_to_send`` runs).
         """
-        self._now = now
-        self._more = more
+        self.timer.now = now
+        self.outbox.more = more
         stats = self.stats
         if answered:
             self._take_express(data, addr)
@@ -337,27 +243,33 @@ class Connection:
         if addr != self._peer_addr and not self._may_adopt(addr):
             stats.foreign += 1
             return
-        if (
-            self._reads_short
-            and not data.startswith(b"0|||0|||0|||")
-            and len(data) > self._read_limit()
-        ):
-            data = data[: self._read_limit()]  # the dialect's small buffer: the rest is lost
-        if self.tracer is None and self.life == M.ESTABLISHED and self._fast_path(data):
-            return
-        self.express = None
+        if self.wire.reads_short and not data.startswith(b"0|||0|||0|||"):
+            limit = self._read_limit()  # a dialect's small buffer: the rest is lost
+            data = data[:limit]
+        if self.tracer is None and self.life == M.ESTABLISHED:
+            # The fast path: the two datagrams a transfer is made of, matched as bytes
+            # against wire forms prepared when the state was set up, so they skip parsing;
+            # they do exactly what the general path would. Anything else - a leading zero,
+            # a duplicate, the last chunk - returns False and takes the general path.
+            snd = self.snd
+            if data == snd.ack_wire:  # the ACK of the chunk in flight (not the last one)
+                if snd.fast_ack():
+                    return
+            elif snd.tx == M.TX_IDLE and self.rcv.fast_chunk(data):  # the next chunk
+                return
+        self.outbox.express = None
         try:
             seg = parse(data)
         except MalformedSegment as exc:
             stats.malformed += 1
-            self._trace("malformed", data=data[:64].hex(), why=str(exc))
+            self.trace("malformed", data=data[:64].hex(), why=str(exc))
             return
         stats.segments_received += 1
         if self.tracer is not None:
             self._trace_segment("recv", seg)
         self._seg = seg
         self._from = addr
-        self._raw = data
+        self.wire.evidence = data
         self._via_listener = via_listener
         if self.life == M.ESTABLISHED and not (seg.syn or seg.fin):
             if seg.ack:
@@ -366,7 +278,7 @@ class Connection:
                     self.snd.on_ack(seg)
             else:
                 self._on_data(seg)
-                if self.rcv.held and self.seq in self.rcv.held:
+                if self.rcv.held and self.num.seq in self.rcv.held:
                     self.rcv.drain()
         else:
             self._on_control(seg)
@@ -378,12 +290,12 @@ class Connection:
         listener, in arrival order, as a server reading that socket at last would."""
         deferred, self._deferred = self._deferred, []
         for data, addr in deferred:
-            self.receive_datagram(data, addr, self._now)
+            self.receive_datagram(data, addr, self.timer.now)
 
     def express_answer(self, data: bytes, addr: Address) -> bytes | None:
         """The answer ``express`` promises for ``data`` from ``addr``, or None if it promises
         none: a driver sends it at once, then calls ``receive_datagram(..., answered=True)``."""
-        express = self.express
+        express = self.outbox.express
         if (
             express is not None
             and len(data) == express[1]
@@ -395,39 +307,74 @@ class Connection:
 
     def handle_timer(self, now: float) -> None:
         """Call when ``now`` has reached ``get_timer()``; early calls do nothing."""
-        if self._deadline is None or now < self._deadline:
+        timer = self.timer
+        if timer.deadline is None or now < timer.deadline:
             return
-        self._now = now
-        self.express = None
-        self._deadline = None
-        self._retries += 1
+        if (
+            self.life == M.ESTABLISHED
+            and self.snd.tx == M.TX_IDLE
+            and timer.heard + self._wait_span > now
+        ):
+            # a wait on the peer, who spoke since it began: it goes on from then
+            timer.deadline = timer.heard + self._wait_span
+            return
+        timer.now = now
+        self.outbox.express = None
+        timer.deadline = None
+        timer.retries += 1
         if self.life == M.ESTABLISHED:
             if self.snd.tx == M.TX_IDLE:
                 if self._awaiting_fin or self.rcv.wanted:
-                    self._fire("lifecycle", "timeout")
+                    self._fire("timeout")
                 # else: the application stopped waiting on the peer; the deadline lapses
             elif self.can_retry():
                 self.snd.on_timeout()  # bookkeeping: the stage stays the same
                 # twice unanswered: it may be waiting for the ACK on its listener
-                if self._retries >= 2 and self._unanswered_since_handshake():
+                if self.timer.retries >= 2 and self._unanswered_since_handshake():
                     self._help_handshake()
             else:
-                self._fire("sender", "tx_timeout")
+                self.snd.fire("tx_timeout")
         elif (self.life, "timeout") in _FIRES_FROM["lifecycle"]:
-            self._fire("lifecycle", "timeout")
+            self._fire("timeout")
 
     def get_timer(self) -> float | None:
-        return self._deadline
+        return self.timer.deadline
 
     def datagrams_to_send(self) -> list[tuple[bytes, Address]]:
         if self.rcv.pending_ack is not None:
             self.rcv.flush_ack()
-        out, self._out = self._out, []
+        outbox = self.outbox
+        out, outbox.out = outbox.out, []
         return out
 
     @property
     def has_output(self) -> bool:
-        return bool(self._out) or self.rcv.pending_ack is not None
+        return bool(self.outbox.out) or self.rcv.pending_ack is not None
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        """Knobs read per segment (limits, buffer, retries) take effect at once; those that
+        built something (timers, MSS, dialect) stay as built."""
+        self._config = self.snd.config = self.rcv.config = config
+
+    @property
+    def express(self) -> Express | None:
+        """A promise to drivers: a datagram from ``peer`` of exactly ``length`` bytes that
+        starts with ``prefix`` is answered by ``answer`` and nothing else, as
+        ``(prefix, length, answer, peer)``. A driver may send ``answer`` the moment such a
+        datagram arrives and then hand it over with ``receive_datagram(..., answered=True)``,
+        so the bookkeeping runs while the peer works. None when no such promise holds (any
+        other event withdraws it)."""
+        return self.outbox.express
+
+    @property
+    def seq(self) -> int:
+        """PROTOCOL.md 3's shared counter: the next byte either way."""
+        return self.num.seq
 
     def next_event(self) -> Event | None:
         return self._events.popleft() if self._events else None
@@ -439,7 +386,7 @@ class Connection:
 
     @peer.setter
     def peer(self, address: Address) -> None:
-        self._peer_addr = tuple(address)
+        self._peer_addr = self.outbox.peer = tuple(address)
 
     @property
     def is_closed(self) -> bool:
@@ -469,30 +416,66 @@ class Connection:
     def unread(self) -> int:
         return self.rcv.unread
 
-    # ================================================================ plumbing
-    def _fire(self, machine: str, trigger: str) -> bool:
-        """Fire a declared trigger on one of the shared machines; the only way state changes.
-        The sender's and the receiver's run on their own models."""
-        if machine == "lifecycle":
-            return bool(_LIFE.events[trigger].trigger(self))
-        if machine == "sender":
-            self.snd._fire(trigger)
-        else:
-            self.rcv._fire(trigger)
-        return True
+    # ================================================================ for the connection's parts
+    # link.Owner: what the sender and the receiver may ask of the connection.
+    def abort(self, error: FsmTcpError) -> None:
+        """The connection fails with ``error`` (the lifecycle's ``abort``)."""
+        self.error = error
+        self._fire("abort")
 
-    def _fire_if_declared(self, trigger: str) -> None:
-        if (self.life, trigger) in _FIRES_FROM["lifecycle"]:
-            if not self._fire("lifecycle", trigger):
-                self.stats.ignored += 1
-        else:
-            self.stats.ignored += 1
+    def set_error(self, error: FsmTcpError) -> None:
+        """What the application will be told, while the lifecycle goes on (a close)."""
+        self.error = error
 
-    def _trace(self, kind: str, **fields: Any) -> None:
+    def peer_alive(self) -> None:
+        """Something valid came from the peer: any bounded wait on it counts from now
+        (``handle_timer`` moves the deadline when it expires: see ``Timer.heard``)."""
+        timer = self.timer
+        timer.heard = timer.now
+
+    def await_peer(self) -> None:
+        """The application waits on the peer: bound the wait like any other."""
+        self._arm_peer_wait()
+
+    def message_sent(self, length: int) -> None:
+        """The sender's message is acknowledged whole: tell the driver, start the next one,
+        or the close that waited for it."""
+        self._events.append(MessageSent(length))
+        self.snd.start_next()
+        self._maybe_start_close()
+        self._arm_peer_wait()
+
+    def message_received(self, length: int) -> None:
+        self._events.append(MessageReceived(length))
+
+    def take_in_order(self, seg: Segment, evidence: bytes) -> None:
+        """A segment the receiver held out of order, now next in order: handled as if it
+        had just arrived (its meaning, length or chunk, is decided here)."""
+        self._seg = seg
+        self.wire.evidence = evidence
+        self._on_data(seg)
+
+    def before_transition(self, machine: str, ev: Any) -> None:
+        """Before any transition of this connection's machines (the sender's and the
+        receiver's models pass theirs here): counted, traced, and express withdrawn."""
+        self.stats.transitions += 1
+        self.outbox.express = None
+        if self.tracer is not None:
+            tr = ev.transition
+            self.trace(
+                "transition",
+                machine=machine,
+                trigger=ev.event.name,
+                src=tr.source,
+                dst=tr.dest or tr.source,
+            )
+
+    def trace(self, kind: str, **fields: Any) -> None:
+        """A trace record, stamped with the time and the three machines' states."""
         if self.tracer is not None:
             self.tracer(
                 {
-                    "t": self._now,
+                    "t": self.timer.now,
                     "conn": self.name,
                     "kind": kind,
                     "life": self.life,
@@ -502,10 +485,34 @@ class Connection:
                 }
             )
 
-    def _trace_segment(self, kind: str, seg: Segment) -> None:
-        self._trace(
-            kind, flags=seg.flags(), seq=seg.seq, data=seg.data[:24].hex(), length=len(seg.data)
+    # ================================================================ plumbing
+    def _fire(self, trigger: str) -> bool:
+        """Fire a declared trigger of the lifecycle; the only way its state changes (the
+        sender's and the receiver's machines run on their own models: ``snd.fire``)."""
+        return bool(_LIFE.events[trigger].trigger(self))
+
+    def _fire_if_declared(self, trigger: str) -> None:
+        if (self.life, trigger) in _FIRES_FROM["lifecycle"]:
+            if not self._fire(trigger):
+                self.stats.ignored += 1
+        else:
+            self.stats.ignored += 1
+
+    def _trace_segment(self, kind: str, seg: Segment, **extra: Any) -> None:
+        self.trace(
+            kind,
+            flags=seg.flags(),
+            seq=seg.seq,
+            data=seg.data[:24].hex(),
+            length=len(seg.data),
+            **extra,
         )
+
+    def _trace_sent(self, pkt: bytes, retransmission: bool) -> None:
+        if retransmission:  # fsm_tcp.plot marks these
+            self._trace_segment("send", parse(pkt), retransmission=True)
+        else:
+            self._trace_segment("send", parse(pkt))
 
     def _require_fresh(self, what: str) -> None:
         if self._opened:
@@ -518,131 +525,77 @@ class Connection:
             self.life == M.LISTEN and peer is None
         )
 
-    def _emit(self, pkt: bytes, retransmission: bool = False) -> None:
-        if self._answered_by_driver:  # the express answer: the driver has sent it already
-            self._answered_by_driver = False
-        else:
-            self._out.append((pkt, self._peer_addr))  # set before anything is sent
-        self.stats.segments_sent += 1
-        if self.tracer is not None:
-            if retransmission:  # fsm_tcp.plot marks these
-                seg = parse(pkt)
-                self._trace(
-                    "send",
-                    flags=seg.flags(),
-                    seq=seg.seq,
-                    data=seg.data[:24].hex(),
-                    length=len(seg.data),
-                    retransmission=True,
-                )
-            else:
-                self._trace_segment("send", parse(pkt))
-
-    def _emit_to(self, pkt: bytes, addr: Address) -> None:
-        """A segment for another address than the peer's (the listener's)."""
-        self._out.append((pkt, addr))
-        self.stats.segments_sent += 1
-        if self.tracer is not None:
-            self._trace_segment("send", parse(pkt))
-
-    def _arm(self) -> None:
-        self._deadline = self._now + self.rto.rto
-
     def _send_timed(self, pkt: bytes) -> None:
         """Send a segment that expects an answer, and time it for RTT (Karn) and RTO."""
-        self._sent_at = self._now
+        self._sent_at = self.timer.now
         self._retransmitted = False
-        self._emit(pkt)
-        self._arm()
+        self.outbox.emit(pkt)
+        self.timer.arm()
 
     def _resend_timed(self, pkt: bytes) -> None:
         self.stats.retransmissions += 1
         self._retransmitted = True
         self.rto.back_off()
-        self._emit(pkt)
-        self._arm()
+        self.outbox.emit(pkt)
+        self.timer.arm()
 
     def _answered(self) -> None:
         """The segment in flight was acknowledged: sample RTT (Karn's rule), reset back-off."""
-        if RtoEstimator.karn_ok(self._retransmitted):
-            self.rto.sample(self._now - self._sent_at)  # a sample also ends the back-off
-            self.stats.rtt_samples += 1
-        else:
-            self.rto.reset_backoff()
-        self._retries = 0
-        self._deadline = None
-
-    def _segment_acked(self, sent_at: float) -> None:
-        """A data segment sent at ``sent_at`` (-1.0: resent, Karn's rule) was acknowledged."""
-        if sent_at >= 0.0:
-            self.rto.sample(self._now - sent_at)  # a sample also ends the back-off
-            self.stats.rtt_samples += 1
-        else:
-            self.rto.reset_backoff()
-        self._retries = 0
-        self._deadline = None
+        self.timer.acked(self._sent_at if RtoEstimator.karn_ok(self._retransmitted) else -1.0)
 
     # ================================================================ dialect
-    def _set_wire(self) -> None:
-        """Wire formats of the working dialect; the fast path and express answers only
-        where a steady-state segment is numbered as PROTOCOL.md numbers it."""
-        d = self._d
-        num = b"%%0%dd" % d.seq_width if d.seq_width else b"%d"
-        self._f_ack = b"0|||1|||0|||" + num + b"|||" + d.control_filler.replace(b"%", b"%%")
-        self._f_data = b"0|||0|||0|||" + num + b"|||"
-        # auto matches bytes only once the peer has confirmed how it numbers data: the
-        # segments that show it must take the general path
-        adapt = self._adapt
-        known = adapt is None or adapt.known(*D.DATA_NUMBERING)
-        self._fast_ok = d.byte_numbered and d.max_datagram is None and known
-        self._reads_short = d.control_read == "own" and adapt is None
-        if not self._fast_ok:
-            self.snd.ack_wire = self.rcv.head = b"\xff"
-            self.express = None
+    def _dialect_changed(self) -> None:
+        """auto adapted the working dialect (``Wire.on_change``): what was prepared for the
+        old one goes where the new one cannot match bytes, and the trace says why."""
+        if not self.wire.fast_ok:
+            self.snd.ack_wire = self.rcv.head = NEVER
+            self.outbox.express = None
+        adapt = self.wire.adapt
+        assert adapt is not None
+        log, self._logged = adapt.log[self._logged :], len(adapt.log)
+        self.trace("dialect", findings=[f.describe() for f in adapt.findings], log=log)
+
+    @property
+    def dialect(self) -> D.Dialect:
+        """The dialect this end speaks now (auto: as adapted so far)."""
+        return self.wire.dialect
+
+    @property
+    def dialect_findings(self) -> list[D.Finding]:
+        """auto: what the peer was seen to bend (never a hint, never a guess)."""
+        adapt = self.wire.adapt
+        return list(adapt.findings) if adapt is not None else []
+
+    @property
+    def dialect_hints(self) -> list[D.Finding]:
+        """auto: what it uses on a hint (something another explanation also fits)."""
+        adapt = self.wire.adapt
+        return list(adapt.hints) if adapt is not None else []
+
+    @property
+    def dialect_log(self) -> list[str]:
+        """auto: every rule tried, assumed or hinted, one line each (``--debug``)."""
+        adapt = self.wire.adapt
+        return list(adapt.log) if adapt is not None else []
 
     def _read_limit(self) -> int:
         """A dialect that reads control segments with a buffer as long as its own: what it
-        reads of one."""
+        reads of one (its own, numbered as the one it awaits; 3 digits at least)."""
         flight = self.snd.flight
-        awaited = max(self.seq, self._isn, self._fin_seq, self._synack_seq, 100) + 3
+        awaited = max(self.num.seq, self._isn, self._fin_seq, self._synack_seq, 100) + 3
         if flight:
             awaited = max(awaited, flight[-1][1])
-        d = self._d
+        d = self.wire.dialect
         return (
             d.control_length(awaited)
             - len(d.control_filler)
             + max(len(d.control_filler), len(d.fin_filler))
         )
 
-    def _ctl(self, flags: bytes, seq: int) -> bytes:
-        """A control segment (``flags`` as ``b"S|||A|||F"``) in the working dialect."""
-        d = self._d
-        filler = d.fin_filler if flags == b"0|||0|||1" else d.control_filler
-        return b"%b|||%0*d|||%b" % (flags, d.seq_width, seq, filler)
-
-    def observe(self, variable: str, value: Any) -> None:
-        """auto: the peer showed ``variable`` = ``value`` in the segment being handled."""
-        adapt = self._adapt
-        if adapt is None:
-            return
-        if adapt.observe(variable, value, self._raw):
-            self.adapted()
-
-    def observe_counted(self, variable: str, value: Any) -> None:
-        """auto: ``value`` was read off the shared counter. A server that took data for
-        the handshake ACK only assumed where the counter starts: then so is this."""
-        adapt = self._adapt
-        if adapt is None:
-            return
-        if self._listener_addr or adapt.known("handshake_ack_offset"):
-            self.observe(variable, value)
-        elif adapt.assume({variable: value}, "counted from an assumed start"):
-            self.adapted()
-
     def _late_handshake_ack(self, seg: Segment) -> bool:
         """auto server: the handshake ACK arrives after data that stood for it, before any
         length was taken: now the counter's start is known."""
-        adapt = self._adapt
+        adapt = self.wire.adapt
         offset = seg.seq - self._isn
         if (
             adapt is None
@@ -653,177 +606,42 @@ class Connection:
             or not 0 <= offset <= 3
         ):
             return False
-        self.observe("handshake_ack_offset", offset)
-        self.seq = self._rcv_nxt = self._isn + offset
+        self.wire.observe("handshake_ack_offset", offset)
+        self.num.seq = self.num.rcv_nxt = self._isn + offset
         return True
 
-    def adapted(self) -> None:
-        adapt = self._adapt
-        assert adapt is not None
-        self._d = adapt.current
-        self._set_wire()
-        self._trace(
-            "dialect",
-            findings=[f.describe() for f in adapt.findings],
-            log=adapt.log[self._logged :],
-        )
-        self._logged = len(adapt.log)
-
-    @property
-    def dialect(self) -> D.Dialect:
-        """The dialect this end speaks now (auto: as adapted so far)."""
-        return self._d
-
-    @property
-    def dialect_findings(self) -> list[D.Finding]:
-        """auto: what the peer was seen to bend (never a hint, never a guess)."""
-        return list(self._adapt.findings) if self._adapt is not None else []
-
-    @property
-    def adaptation(self) -> D.Adaptation | None:
-        """auto's learner (None for a fixed dialect)."""
-        return self._adapt
-
-    @property
-    def evidence(self) -> bytes:
-        """The datagram being handled: what an observation cites."""
-        return self._raw
-
-    @property
-    def now(self) -> float:
-        return self._now
-
-    @property
-    def rcv_nxt(self) -> int:
-        """End of the peer's data accepted so far: what a re-ACK carries."""
-        return self._rcv_nxt
-
-    @rcv_nxt.setter
-    def rcv_nxt(self, value: int) -> None:
-        self._rcv_nxt = value
-
-    @property
-    def fast_ok(self) -> bool:
-        """Steady-state segments are matched as bytes (and answers promised)."""
-        return self._fast_ok
-
-    @property
-    def f_ack(self) -> bytes:
-        """The working dialect's ACK as a format of its SEQ."""
-        return self._f_ack
-
-    @property
-    def f_data(self) -> bytes:
-        """The working dialect's data segment header as a format of its SEQ."""
-        return self._f_data
-
-    def chunk_size(self, start: int) -> int:
-        return self._chunk_size(start)
-
-    def restart_retries(self) -> None:
-        """What is in flight is a new question: it gets its full retries."""
-        self._retries = 0
-
-    def abort(self, error: FsmTcpError) -> None:
-        """The connection fails with ``error`` (the lifecycle's ``abort``)."""
-        self.error = error
-        self._fire("lifecycle", "abort")
-
-    @property
-    def dialect_hints(self) -> list[D.Finding]:
-        """auto: what it uses on a hint (something another explanation also fits)."""
-        return list(self._adapt.hints) if self._adapt is not None else []
-
-    @property
-    def dialect_log(self) -> list[str]:
-        """auto: every rule tried, assumed or hinted, one line each (``--debug``)."""
-        return list(self._adapt.log) if self._adapt is not None else []
-
-    @property
-    def _tolerant(self) -> bool:
-        """auto, not yet sure: accept every recorded variant where it is unambiguous."""
-        return self._adapt is not None
-
     # ================================================================ per-segment paths
-    def _fast_path(self, data: bytes) -> bool:
-        """The two datagrams a transfer is made of, matched as bytes against what is expected.
-
-        The ACK of the chunk in flight (not the last one) and the next chunk of the current
-        message are compared with wire forms prepared when the state was set up, so they
-        skip parsing; they do exactly what the general path would. Anything else - a
-        leading zero, a duplicate, the last chunk - returns False and takes that path.
-        """
-        snd = self.snd
-        if data == snd.ack_wire:
-            return snd.fast_ack()
-        return self.rcv.fast_chunk(data)
-
     def _take_express(self, data: bytes, addr: Address) -> None:
         """The datagram matched ``express`` and its answer is out: do what the fast path does,
-        without queueing the answer again."""
-        answer = self.express_answer(data, addr)
-        if answer is None:
+        without queueing the answer again. (The checks of ``express_answer`` and the fast
+        path's dispatch are written out: this runs once per segment at both ends.)"""
+        outbox = self.outbox
+        express = outbox.express
+        if (
+            express is None
+            or len(data) != express[1]
+            or not data.startswith(express[0])
+            or addr != express[3]
+        ):
             raise ProtocolViolation("answered=True for a datagram that does not match express")
-        self._answered_by_driver = True
-        handled = self._fast_path(data)
-        if not handled or self._answered_by_driver:  # a broken promise is a bug here
-            self._answered_by_driver = False
-            raise ProtocolViolation(f"express answer {answer!r} was not this engine's")
-
-    def _chunk_size(self, start: int) -> int:
-        """MSS, or less where the peer reads short datagrams (header + SEQ + DATA)."""
-        limit = self._d.max_datagram
-        if limit is None:
-            return self._mss
-        digits = max(self._d.seq_width, len(b"%d" % (start + self._mss)))
-        return max(1, min(self._mss, limit - 15 - digits - len(self._d.control_filler)))
+        outbox.answered = True
+        snd = self.snd
+        if data == snd.ack_wire:
+            handled = snd.fast_ack()
+        else:
+            handled = snd.tx == M.TX_IDLE and self.rcv.fast_chunk(data)
+        if not handled or outbox.answered:  # a broken promise is a bug here
+            outbox.answered = False
+            raise ProtocolViolation(f"express answer {express[2]!r} was not this engine's")
 
     def _on_data(self, seg: Segment) -> None:
         """A data or length segment in ESTABLISHED: the hot path of a receiver."""
         self._heard = True
         snd = self.snd
-        if snd.tx != M.TX_IDLE and not snd.implies_ack(seg.seq, self._d.length_seq_gap):
+        if snd.tx != M.TX_IDLE and not snd.implies_ack(seg.seq, self.wire.dialect.length_seq_gap):
             self.rcv.stale_or_ahead(seg)  # the peer moved on only if it has our last segment
             return
         self.rcv.on_data(seg)
-
-    def _take_held(self, seg: Segment) -> None:
-        """A segment the receiver held out of order, now next in order: handled as if it
-        had just arrived (its meaning, length or chunk, is decided here)."""
-        self._seg = seg
-        self._raw = seg.encode()
-        self._on_data(seg)
-
-    def canonical_numbering(self, receiving: bool = False) -> bool:
-        """The working dialect numbers lengths, data and ACKs as PROTOCOL.md does, so that
-        a segment's SEQ says where it lies before its predecessors are acknowledged: the
-        condition of windowed sending and of holding segments out of order. auto must
-        have seen it: as sender the peer's length ACK, as receiver its first chunk."""
-        d = self._d
-        if not (
-            d.length_seq_gap == 0
-            and d.length_ack is None
-            and d.data_seq == "start"
-            and d.data_seq_gap == 0
-            and d.max_datagram is None
-            and not d.control_filler
-        ):
-            return False
-        adapt = self._adapt
-        return adapt is None or ("data_seq" if receiving else "length_ack") in adapt.confirmed
-
-    def numbering_known(self, length: bool = False) -> bool:
-        """Every number of a message's data can be computed before its predecessors are
-        answered (PROTOCOL.md 6's condition of windowed sending, in any dialect): a fixed
-        dialect's, or auto's once the peer has confirmed it (``length``: the length ACK's
-        arithmetic too, else the chunks wait for the length's ACK)."""
-        adapt = self._adapt
-        return adapt is None or adapt.known(*D.NUMBERING[0 if length else 2 :])
-
-    def _in_window(self, seg: Segment) -> bool:
-        """Secure mode: only a repeat of recent data is answered; anything ahead of what we
-        expect, or further back than one receive buffer, is a blind guess and dropped."""
-        return self._rcv_nxt - self.config.receive_buffer <= seg.seq < self._rcv_nxt
 
     def _on_control(self, seg: Segment) -> None:
         """Segments that can change the lifecycle: dispatched through the table."""
@@ -844,16 +662,16 @@ class Connection:
     def _ready_for_fin(self, seg: Segment) -> bool:
         """Settle the data machines before a FIN in ESTABLISHED is taken."""
         if self.snd.tx != M.TX_IDLE:
-            if self.snd.implies_ack(seg.seq, self._d.fin_seq_gap):
+            if self.snd.implies_ack(seg.seq, self.wire.dialect.fin_seq_gap):
                 pass  # the FIN proves our last segment arrived: acknowledged
             elif self.is_peer_fin():
-                self._fire("sender", "tx_cancel")  # the peer closes without our data
+                self.snd.fire("tx_cancel")  # the peer closes without our data
             else:
                 return False
         if not self.is_peer_fin():
             return False
         if self.rcv.rx == M.RX_DATA:
-            self._fire("receiver", "rx_truncate")
+            self.rcv.fire("rx_truncate")
         return True
 
     def _start_next_message(self) -> None:
@@ -863,7 +681,7 @@ class Connection:
         """PROTOCOL.md 6: teardown starts only when every segment of every message is
         acknowledged (the sender is idle only then)."""
         if self._close_requested and self.life == M.ESTABLISHED and not self.snd.busy:
-            self._fire("lifecycle", "close")
+            self._fire("close")
 
     def _settle_established(self) -> None:
         """Entering ESTABLISHED (either side): start what the user already asked for."""
@@ -875,23 +693,23 @@ class Connection:
     def _unanswered_since_handshake(self) -> bool:
         """auto client: nothing came back since the SYN-ACK, so the server may be waiting
         for the handshake ACK on its listener."""
-        return self._tolerant and bool(self._listener_addr) and not self._heard
+        return self.wire.tolerant and bool(self._listener_addr) and not self._heard
 
     def _help_handshake(self) -> None:
         """Send the handshake ACK to the listener too (what one recorded client does)."""
-        self._helped = True
-        ack = self._ctl(b"0|||1|||0", self._isn + self._d.handshake_ack_offset)
-        self._emit_to(ack, self._listener_addr)
+        self.wire.helped = True
+        ack = self.wire.ctl(b"0|||1|||0", self._isn + self.wire.dialect.handshake_ack_offset)
+        self.outbox.emit_to(ack, self._listener_addr)
 
     def _arm_peer_wait(self) -> None:
         if (
             self.life == M.ESTABLISHED
             and self.snd.tx == M.TX_IDLE
-            and self._deadline is None
+            and self.timer.deadline is None
             and (self._awaiting_fin or self.rcv.wanted)
         ):
             self._wait_span = self._sender_patience()
-            self._deadline = self._now + self._wait_span
+            self.timer.deadline = self.timer.now + self._wait_span
 
     def _sender_patience(self) -> float:
         """How long a peer sender keeps retransmitting one segment before it gives up.
@@ -904,81 +722,55 @@ class Connection:
         cfg, rto = self.config, self.rto.rto
         return 2.0 * sum(min(rto * 2.0**k, cfg.max_rto) for k in range(cfg.max_retries + 1))
 
-    def _peer_alive(self) -> None:
-        """Something valid came from the peer: restart any bounded wait on it."""
-        if self._deadline is not None and self.snd.tx == M.TX_IDLE:
-            self._deadline = self._now + self._wait_span
-
     def _finish(self, reason: str, error: FsmTcpError | None = None) -> None:
-        self._deadline = None
+        self.timer.deadline = None
         if error is not None and self.error is None:
             self.error = error
         self.snd.queue.clear()
         self.snd.clear()
         self._events.append(Closed(reason, error))
 
-    def _message_sent(self, length: int) -> None:
-        self._events.append(MessageSent(length))
-
-    def _message_received(self, length: int) -> None:
-        self._events.append(MessageReceived(length))
-
     # ================================================================ table callbacks
     def on_transition(self, ev: Any) -> None:
         """Every machine calls this before each transition it executes (``machines.build``)."""
-        self._on_transition("lifecycle", ev)
-
-    def _on_transition(self, machine: str, ev: Any) -> None:
-        """Before any transition of this connection's machines (the sender's and the
-        receiver's models pass theirs here): counted, traced, and express withdrawn."""
-        self.stats.transitions += 1
-        self.express = None
-        if self.tracer is not None:
-            tr = ev.transition
-            self._trace(
-                "transition",
-                machine=machine,
-                trigger=ev.event.name,
-                src=tr.source,
-                dst=tr.dest or tr.source,
-            )
+        self.before_transition("lifecycle", ev)
 
     # Conditions: each says what it checks.
     def can_retry(self, _ev: Any = None) -> bool:
-        return self._retries <= self.config.max_retries
+        return self.timer.retries <= self.config.max_retries
 
     def can_retry_close(self, _ev: Any = None) -> bool:
-        return self._retries < self.config.close_tries or self._handshake_on_trial()
+        return self.timer.retries < self.config.close_tries or self._handshake_on_trial()
 
     def _handshake_on_trial(self) -> bool:
         """auto client: nothing came back since the SYN-ACK and handshake rules are left to
         try: the server may not have taken our handshake ACK yet, so the FIN waits too."""
-        adapt = self._adapt
+        adapt = self.wire.adapt
         return (
             adapt is not None
             and self._unanswered_since_handshake()
             and adapt.tries("handshake") < len(D.RULES["handshake"])
-            and self._retries < self.config.max_retries
+            and self.timer.retries < self.config.max_retries
         )
 
     def acks_our_syn(self, _ev: Any = None) -> bool:
         if self.life != M.SYN_SENT:
             return self._seg.seq == self._synack_seq  # a duplicate of the one we took
-        d = self._d
+        d = self.wire.dialect
         return d.synack_seq == "client" and d.synack_offset == 1 and self._seg.seq == self._isn + 1
 
     def numbers_synack_own(self, _ev: Any = None) -> bool:
         """Dialect: the server numbers its SYN-ACK from its own ISN, not x+1 (auto takes
         any number: the SYN-ACK is told by its flags and the listener's host)."""
-        d = self._d
-        return d.synack_seq == "own" or d.synack_offset != 1 or self._tolerant
+        d = self.wire.dialect
+        return d.synack_seq == "own" or d.synack_offset != 1 or self.wire.tolerant
 
     def completes_handshake(self, _ev: Any = None) -> bool:
         """The handshake ACK, or (desync a) the first data segment, at the dialect's SEQ."""
         seq = self._seg.seq - self._isn
-        if self._tolerant:  # an ACK x..x+3, or (desync a) data up to two further on
+        if self.wire.tolerant:  # an ACK x..x+3, or (desync a) data up to two further on
             return 0 <= seq <= 3 or (seq <= 5 and not self._seg.ack)
-        d = self._d
+        d = self.wire.dialect
         if self._seg.ack:
             return seq == d.handshake_ack_offset
         return seq == d.handshake_ack_offset + d.length_seq_gap
@@ -986,16 +778,16 @@ class Connection:
     def awaits_ack_at_listener(self, _ev: Any = None) -> bool:
         """Dialect: the server reads the handshake ACK on the listener only; what reaches the
         connection socket before it waits there (unread, as in the kernel's queue)."""
-        return self._d.handshake_ack_to == "listener" and not self._via_listener
+        return self.wire.dialect.handshake_ack_to == "listener" and not self._via_listener
 
     def is_original_syn(self, _ev: Any = None) -> bool:
         return self._seg.seq == self._isn
 
     def is_peer_fin(self, _ev: Any = None) -> bool:
-        if self._peer_fin and self._tolerant:  # auto has it: only a repeat is that FIN
+        if self.rcv.peer_fin and self.wire.tolerant:  # auto has it: only a repeat is that FIN
             return self._seg.seq == self._fin_seq
-        gap = self._seg.seq - self.seq
-        return gap == self._d.fin_seq_gap or (self._tolerant and 0 <= gap <= 2)
+        gap = self._seg.seq - self.num.seq
+        return gap == self.wire.dialect.fin_seq_gap or (self.wire.tolerant and 0 <= gap <= 2)
 
     def acks_our_fin(self, _ev: Any = None) -> bool:
         return self._close_answer_variant(self._seg.seq) is not None
@@ -1009,61 +801,63 @@ class Connection:
 
     def is_last_ack_as_fin(self, _ev: Any = None) -> bool:
         """Dialect: the closer's last segment carries FIN instead of ACK."""
-        return (self._d.last_flag == "fin" or self._tolerant) and self.acks_our_finack()
+        return (
+            self.wire.dialect.last_flag == "fin" or self.wire.tolerant
+        ) and self.acks_our_finack()
 
     def may_reack(self, _ev: Any = None) -> bool:
-        """Stale data is answered, except a blind guess in secure mode (see _in_window)."""
-        return not self.config.secure or self._in_window(self._seg)
+        """Stale data is answered, except a blind guess in secure mode (see Receiver.in_window)."""
+        return not self.config.secure or self.rcv.in_window(self._seg)
 
     # Actions.
     def reset_retries(self, _ev: Any = None) -> None:
-        self._retries = 0
+        self.timer.retries = 0
 
     def send_syn(self, _ev: Any = None) -> None:
         cfg = self.config
         self._isn = self._rng.getrandbits(32) if cfg.secure else self._rng.randint(0, 100)
         self._syn_sends = 1
-        self._send_timed(self._ctl(b"1|||0|||0", self._isn))
+        self._send_timed(self.wire.ctl(b"1|||0|||0", self._isn))
 
     def resend_syn(self, _ev: Any = None) -> None:
         self._syn_sends += 1
-        self._resend_timed(self._ctl(b"1|||0|||0", self._isn))
+        self._resend_timed(self.wire.ctl(b"1|||0|||0", self._isn))
 
     def accept_syn(self, _ev: Any = None) -> None:
         self.peer = self._from
         self._isn = x = self._seg.seq
-        if self._tolerant:
+        if self.wire.tolerant:
             self._learn_format()
-        d = self._d
+        d = self.wire.dialect
         own = d.synack_seq == "own"
         self._synack_seq = d.synack_for(x, self._rng.randint(0, 100) if own else 0)
-        self.seq = self._rcv_nxt = x + d.handshake_ack_offset
-        self._send_timed(self._ctl(b"1|||1|||0", self._synack_seq))
+        self.num.seq = self.num.rcv_nxt = x + d.handshake_ack_offset
+        self._send_timed(self.wire.ctl(b"1|||1|||0", self._synack_seq))
 
     def send_synack(self, _ev: Any = None) -> None:
-        self._emit(self._ctl(b"1|||1|||0", self._synack_seq))
+        self.outbox.emit(self.wire.ctl(b"1|||1|||0", self._synack_seq))
 
     def resend_synack(self, _ev: Any = None) -> None:
-        self._resend_timed(self._ctl(b"1|||1|||0", self._synack_seq))
+        self._resend_timed(self.wire.ctl(b"1|||1|||0", self._synack_seq))
 
     def defer_segment(self, _ev: Any = None) -> None:
         """Kept until the handshake completes, then handled in arrival order."""
         if len(self._deferred) < 64:
-            self._deferred.append((self._raw, self._from))
+            self._deferred.append((self.wire.evidence, self._from))
 
     def complete_handshake(self, _ev: Any = None) -> None:
         self.peer = self._from  # from now on, only the server's connection socket
         self._answered()
         self._synack_seq = z = self._seg.seq
-        if self._tolerant:
+        if self.wire.tolerant:
             self._learn_format()
             kind, offset = D.synack_rule(self._isn, z)
-            self.observe("synack_seq", kind)
+            self.wire.observe("synack_seq", kind)
             if kind == "client":
-                self.observe("synack_offset", offset)
+                self.wire.observe("synack_offset", offset)
         self._synack_refusals.restart_with(1)  # a SYN-ACK again: our ACK may be lost
-        self._synack_at = self._now
-        self.seq = self._rcv_nxt = self._isn + self._d.handshake_ack_offset
+        self._synack_at = self.timer.now
+        self.num.seq = self.num.rcv_nxt = self._isn + self.wire.dialect.handshake_ack_offset
         self._send_handshake_ack()
         self._settle_established()
 
@@ -1078,71 +872,71 @@ class Connection:
     def _try_handshake(self) -> None:
         """auto client: the server keeps re-sending its SYN-ACK past what our SYN's copies
         explain, so it does not take our handshake ACK's number: try the next one."""
-        adapt = self._adapt
+        adapt = self.wire.adapt
         assert adapt is not None
         refused = self._synack_refusals
         # copies closer than half an RTO are one (a duplicate); a server that lost our ACK
         # re-sends its SYN-ACK once or twice before our next copy or our data reaches it
-        if self._now - self._synack_at < self.rto.rto / 2:
+        if self.timer.now - self._synack_at < self.rto.rto / 2:
             return
-        self._synack_at = self._now
+        self._synack_at = self.timer.now
         refused.sent()
         if not refused.standing():
             return
-        what = f"peer re-sends SYN-ACK seq={self._synack_seq} to ACK seq={self.seq}"
+        what = f"peer re-sends SYN-ACK seq={self._synack_seq} to ACK seq={self.num.seq}"
         if not adapt.try_next("handshake", what):
             return  # every rule tried: the data's own retry bound ends it
-        self.adapted()
+        self.wire.adapted()
         self._synack_refusals.next_rule()
-        self.seq = self._rcv_nxt = self._isn + self._d.handshake_ack_offset
+        self.num.seq = self.num.rcv_nxt = self._isn + self.wire.dialect.handshake_ack_offset
         self.snd.renumber()
         if self.life == M.FIN_WAIT_1:  # an empty conversation: the FIN moves too
-            self._fin_seq = self._d.fin_seq_for(self.seq)
-        self._retries = 0  # a new question: what is in flight gets its full retries
+            self._fin_seq = self.wire.dialect.fin_seq_for(self.num.seq)
+        self.timer.retries = 0  # a new question: what is in flight gets its full retries
 
     def _send_handshake_ack(self) -> None:
-        ack = self._ctl(b"0|||1|||0", self._isn + self._d.handshake_ack_offset)
-        if self._d.handshake_ack_to == "listener" and self._listener_addr:
-            self._emit_to(ack, self._listener_addr)
+        ack = self.wire.ctl(b"0|||1|||0", self._isn + self.wire.dialect.handshake_ack_offset)
+        if self.wire.dialect.handshake_ack_to == "listener" and self._listener_addr:
+            self.outbox.emit_to(ack, self._listener_addr)
         else:
-            self._emit(ack)
+            self.outbox.emit(ack)
 
     def note_established(self, _ev: Any = None) -> None:
         self._answered()
-        if self._tolerant:
+        if self.wire.tolerant:
             self._learn_handshake()
         self._settle_established()
 
     def _learn_format(self) -> None:
         """auto: a handshake segment shows how the peer pads SEQ and fills control DATA."""
-        fields = self._raw.split(b"|||", 4)
+        fields = self.wire.evidence.split(b"|||", 4)
         seq, data = fields[3], fields[4]
-        self.observe("seq_width", D.seq_width_of(seq))
-        self.observe("control_filler", data)
+        self.wire.observe("seq_width", D.seq_width_of(seq))
+        self.wire.observe("control_filler", data)
 
     def _learn_handshake(self) -> None:
         """auto, server side: the numbers the client's handshake ACK (or first data) used."""
         seg, x = self._seg, self._isn
-        adapt = self._adapt
+        adapt = self.wire.adapt
         why = "the handshake ACK came to the listener (a client may send a copy there too)"
         if (
             self._via_listener
             and adapt is not None
             and adapt.hint("handshake_ack_to", "listener", why)
         ):
-            self.adapted()
+            self.wire.adapted()
         if seg.ack:
             offset = seg.seq - x
-            self.observe("handshake_ack_offset", offset)
+            self.wire.observe("handshake_ack_offset", offset)
         else:  # data instead of the ACK: how its SEQ splits between the two is a guess
             # (PROTOCOL.md's x+2 where the space allows it; the rest is the length's gap)
             ahead = seg.seq - x
             offset = max(min(ahead, 2), ahead - max(D.SPACE["length_seq_gap"]))
-            if self._adapt is not None and self._adapt.assume(
+            if self.wire.adapt is not None and self.wire.adapt.assume(
                 {"handshake_ack_offset": offset}, "data came before the handshake ACK"
             ):
-                self.adapted()
-        self.seq = self._rcv_nxt = x + offset
+                self.wire.adapted()
+        self.num.seq = self.num.rcv_nxt = x + offset
 
     def process_early_segment(self, _ev: Any = None) -> None:
         self._on_data(self._seg)
@@ -1166,7 +960,7 @@ class Connection:
                 ConnectionTimeout(f"no data from {self.peer} for {self._wait_span:.3f} s"),
             )
             return
-        self._peer_fin = True  # recv_close(): all data is in, the peer just never said FIN
+        self.rcv.peer_fin = True  # recv_close(): all data is in, the peer just never said FIN
         self._finish("peer sent no FIN; closed after waiting")
 
     def note_failure(self, _ev: Any = None) -> None:
@@ -1177,12 +971,12 @@ class Connection:
         self._finish("no answer to FIN; peer assumed gone")
 
     def send_fin(self, _ev: Any = None) -> None:
-        self._fin_seq = self.seq + self._d.fin_seq_gap
-        self._send_timed(self._ctl(b"0|||0|||1", self._fin_seq))
+        self._fin_seq = self.num.seq + self.wire.dialect.fin_seq_gap
+        self._send_timed(self.wire.ctl(b"0|||0|||1", self._fin_seq))
 
     def resend_fin(self, _ev: Any = None) -> None:
-        self._resend_timed(self._ctl(b"0|||0|||1", self._fin_seq))
-        adapt = self._adapt
+        self._resend_timed(self.wire.ctl(b"0|||0|||1", self._fin_seq))
+        adapt = self.wire.adapt
         if (
             adapt is not None
             and self.life == M.FIN_WAIT_1
@@ -1194,96 +988,96 @@ class Connection:
             # which it took)
             if not self._fin_others:
                 adapt.log.append(f"trying every FIN gap: no answer to FIN seq={self._fin_seq}")
-                self.adapted()
-            others = [self.seq + g for g in D.SPACE["fin_seq_gap"]]
+                self.wire.adapted()
+            others = [self.num.seq + g for g in D.SPACE["fin_seq_gap"]]
             self._fin_others = [y for y in others if y != self._fin_seq]
             for y in self._fin_others:
-                self._emit(self._ctl(b"0|||0|||1", y))
+                self.outbox.emit(self.wire.ctl(b"0|||0|||1", y))
 
     def answer_fin(self, _ev: Any = None) -> None:
         """The answer to the peer's FIN, in the dialect's shape (FIN+ACK, or ACK then FIN);
         as first answer, retransmission and reply to a duplicate."""
         seg = self._seg
         if seg.fin and not seg.ack:
-            if self._tolerant and not self._peer_fin:
+            if self.wire.tolerant and not self.rcv.peer_fin:
                 self.rcv.confirm_data_ack()
-                self.observe_counted("fin_seq_gap", seg.seq - self.seq)
-                self.observe("fin_filler", seg.data)
-            elif self._peer_fin and seg.seq == self._fin_seq:
+                self.wire.observe_counted("fin_seq_gap", seg.seq - self.num.seq)
+                self.wire.observe("fin_filler", seg.data)
+            elif self.rcv.peer_fin and seg.seq == self._fin_seq:
                 self._fin_repeated()
             self._fin_seq = seg.seq
-            self._peer_fin = True
-        d = self._d
+            self.rcv.peer_fin = True
+        d = self.wire.dialect
         answer = self._close_answer_seq()
         if d.close_shape == "fin+ack":
-            self._emit(self._ctl(b"0|||1|||1", answer))
+            self.outbox.emit(self.wire.ctl(b"0|||1|||1", answer))
         else:
-            self._emit(self._ctl(b"0|||1|||0", answer))
-            self._emit(self._ctl(b"0|||0|||1", answer))
-        self._arm()
+            self.outbox.emit(self.wire.ctl(b"0|||1|||0", answer))
+            self.outbox.emit(self.wire.ctl(b"0|||0|||1", answer))
+        self.timer.arm()
 
     def _fin_repeated(self) -> None:
         """auto: the FIN came again, so our answer may not be in the closer's arithmetic.
         Tried only with a peer that has shown other numbers than PROTOCOL.md's: from one
         that has not, a repeat is a lost answer, and trying would make a false finding."""
-        adapt = self._adapt
+        adapt = self.wire.adapt
         self._fin_repeats += 1
         if adapt is None or self._fin_repeats < 2 or not self._deviant_numbers():
             return
         what = f"peer repeats FIN seq={self._fin_seq}"
         if adapt.try_next("close_answer", what):
-            self.adapted()
+            self.wire.adapted()
 
     def _deviant_numbers(self) -> bool:
         """auto: the peer numbers something otherwise than PROTOCOL.md (seen, or the rule
         it took): only then is silence or a repeat worth trying another rule for; from a
         peer that has shown only PROTOCOL.md's numbers it is a loss."""
-        adapt = self._adapt
+        adapt = self.wire.adapt
         numbers = (*D.NUMBERING, "fin_seq_gap", "handshake_ack_offset", "synack_seq")
         return adapt is not None and (
             any(f.variable in numbers for f in adapt.findings)
-            or any(getattr(self._d, v) != getattr(D.CANONICAL, v) for v in D.NUMBERING)
+            or any(getattr(self.wire.dialect, v) != getattr(D.CANONICAL, v) for v in D.NUMBERING)
         )
 
     def wait_for_peer_fin(self, _ev: Any = None) -> None:
         self._answered()
         self._learn_close_answer()
-        if self._tolerant:
-            self.observe("close_shape", "ack,fin")
-        self._arm()
+        if self.wire.tolerant:
+            self.wire.observe("close_shape", "ack,fin")
+        self.timer.arm()
 
     def rearm_close_wait(self, _ev: Any = None) -> None:
-        self._arm()
+        self.timer.arm()
 
     def send_last_ack(self, _ev: Any = None) -> None:
-        if self.life == M.TIME_WAIT and self._retries == 0:
+        if self.life == M.TIME_WAIT and self.timer.retries == 0:
             self._learn_close_answer()
             if self._seg.fin and not self._seg.ack:
-                self._peer_fin = True  # four-segment close: this ACKs the peer's own FIN
-                self.observe("close_shape", "ack,fin")
-        burst = self._d.final_spacing == "burst"
+                self.rcv.peer_fin = True  # four-segment close: this ACKs the peer's own FIN
+                self.wire.observe("close_shape", "ack,fin")
+        burst = self.wire.dialect.final_spacing == "burst"
         copies = self._final_copies() if burst else 1
         for _ in range(copies):
             self.repeat_last_ack()
         if burst:
-            self._retries = copies  # all sent: one more timeout to absorb repeats, then done
-        self._arm()
+            self.timer.retries = copies  # all sent: one more timeout to absorb repeats, then done
+        self.timer.arm()
 
     def repeat_last_ack(self, _ev: Any = None) -> None:
-        d = self._d
+        d = self.wire.dialect
         flags = b"0|||0|||1" if d.last_flag == "fin" else b"0|||1|||0"
-        self._emit(self._ctl(flags, self._fin_seq + d.last_ack_offset))
+        self.outbox.emit(self.wire.ctl(flags, self._fin_seq + d.last_ack_offset))
 
     def can_repeat_last_ack(self, _ev: Any = None) -> bool:
         """The closer's last segment goes out ``final_copies`` times, one timeout apart."""
-        return self._retries < self._final_copies()
+        return self.timer.retries < self._final_copies()
 
     def _final_copies(self) -> int:
-        copies = self._d.final_copies
+        copies = self.wire.dialect.final_copies
         return self.config.close_tries if copies == D.CANONICAL.final_copies else copies
 
     def _close_answer_seq(self) -> int:
-        d = self._d
+        d = self.wire.dialect
         return (self._fin_seq if d.close_base == "fin" else self._synack_seq) + (
             d.close_answer_offset
         )
@@ -1302,9 +1096,9 @@ class Connection:
     def _close_answers(self, seq: int) -> list[tuple[str, int, int]]:
         """Every (base, offset, y) by which ``seq`` answers our FIN at y (auto may have
         sent copies of it at other numbers), the working rule first."""
-        d = self._d
+        d = self.wire.dialect
         variants = [(d.close_base, d.close_answer_offset)]
-        if self._tolerant:
+        if self.wire.tolerant:
             # A FIN+ACK is an answer in any rule of the space. A plain ACK at or below our
             # counter may be a late ACK of our data; above it, it is taken from a peer whose
             # SYN-ACK was in its own numbering (its answer is), or once the shape is known (a
@@ -1313,7 +1107,7 @@ class Connection:
             own = d.synack_seq == "own"
             if self._seg.fin:
                 variants += [(b, k) for k in (1, 0, 2) for b in ("fin", "own")]
-            elif seq > self.seq:
+            elif seq > self.num.seq:
                 shaped = d.close_shape == "ack,fin"
                 variants += [
                     (b, k) for k in (1, 2) for b in ("fin", "own") if (own and b == "own") or shaped
@@ -1329,7 +1123,7 @@ class Connection:
     def _learn_close_answer(self) -> None:
         answers = self._close_answers(self._seg.seq)
         variants = [(base, offset) for base, offset, _y in answers]
-        adapt = self._adapt
+        adapt = self.wire.adapt
         if adapt is not None and answers and self._fin_others:
             # the copy of our FIN it answers, if only one is a small offset away (one in the
             # answerer's own numbering says nothing of which)
@@ -1339,38 +1133,40 @@ class Connection:
             self._fin_others = []
             if len(ys) == 1 and all(a[0] == "fin" for a in answers):
                 self._fin_seq = ys[0]
-                self.observe("fin_seq_gap", ys[0] - self.seq)
+                self.wire.observe("fin_seq_gap", ys[0] - self.num.seq)
         if adapt is not None and variants:
             variant = variants[0]
             if len(variants) == 1:
-                self.observe("close_base", variant[0])
-                self.observe("close_answer_offset", variant[1])
+                self.wire.observe("close_base", variant[0])
+                self.wire.observe("close_answer_offset", variant[1])
             elif adapt.assume(
                 {"close_base": variant[0], "close_answer_offset": variant[1]},
                 f"the answer to FIN {self._seg.seq} fits {variants}",
             ):
-                self.adapted()
+                self.wire.adapted()
             # the answerer closes whatever our last segment says, so its number cannot be
             # learnt: take the one the recorded dialects pair with this answer
             last = LAST_AFTER.get(variant, variant[1] + 1)
             if adapt.assume({"last_ack_offset": last}, f"the answer to FIN was {variant}"):
-                self.adapted()
+                self.wire.adapted()
 
     def _last_ack_variant(self, seq: int) -> int | None:
         """The offset from y by which ``seq`` is the closer's last segment."""
         offset = seq - self._fin_seq
         # auto: an ACK at or below our counter may be a late one of anything before the FIN
-        fresh = seq > self.seq or self._seg.fin
-        if offset == self._d.last_ack_offset or (self._tolerant and 0 <= offset <= 3 and fresh):
+        fresh = seq > self.num.seq or self._seg.fin
+        if offset == self.wire.dialect.last_ack_offset or (
+            self.wire.tolerant and 0 <= offset <= 3 and fresh
+        ):
             return offset
         return None
 
     def note_last_ack(self, _ev: Any = None) -> None:
-        if self._tolerant:
+        if self.wire.tolerant:
             offset = self._last_ack_variant(self._seg.seq)
-            self.observe("last_ack_offset", offset)
+            self.wire.observe("last_ack_offset", offset)
             if self._seg.fin and not self._seg.ack:
-                self.observe("last_flag", "fin")
+                self.wire.observe("last_flag", "fin")
         self._finish("closed")
 
     def reack_stale(self, _ev: Any = None) -> None:

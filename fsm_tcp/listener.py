@@ -11,8 +11,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .engine import Address, Config, Connection, Tracer
+from .config import Config
+from .engine import Connection
 from .errors import MalformedSegment
+from .events import Address
+from .link import Tracer
 from .segment import parse
 
 

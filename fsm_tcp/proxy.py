@@ -21,8 +21,8 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from .engine import Address
 from .errors import InvalidArgument
+from .events import Address
 from .schedule import C2S, S2C, Decision, Schedule, Scheduler
 from .udp import RECV_BUFFER
 

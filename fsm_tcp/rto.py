@@ -68,20 +68,17 @@ class RtoEstimator:
             # (2.3) RTTVAR is updated before SRTT, since it uses the old SRTT.
             self.rttvar = (1 - BETA) * self.rttvar + BETA * abs(self.srtt - r)
             self.srtt = (1 - ALPHA) * self.srtt + ALPHA * r
-        self.rto = self._base = self._computed()  # already capped (2.5)
-        # The note after (5.7): a new measurement recomputes RTO per section 2, "which may
-        # result in 'collapsing' RTO back down after it has been doubled".
-        self._backoff = 1
-
-    def _computed(self) -> float:
-        assert self.srtt is not None and self.rttvar is not None
-        # (2.2)/(2.3) RTO <- SRTT + max (G, K*RTTVAR)
+        # (2.2)/(2.3) RTO <- SRTT + max (G, K*RTTVAR)  (computed here, not in a method of
+        # its own: a stop-and-wait sender samples once per segment)
         rto = self.srtt + max(self.granularity, K * self.rttvar)
         # (2.4) "Whenever RTO is computed, if it is less than 1 second, then the RTO SHOULD
         # be rounded up to 1 second" - the floor is min_rto, 1 s by default here; lower
         # floors are allowed for LAN and loopback use (the RFC's SHOULD, not MUST).
         # (2.5) "A maximum value MAY be placed on RTO provided it is at least 60 seconds."
-        return min(max(rto, self.min_rto), self.max_rto)
+        self.rto = self._base = min(max(rto, self.min_rto), self.max_rto)
+        # The note after (5.7): a new measurement recomputes RTO per section 2, "which may
+        # result in 'collapsing' RTO back down after it has been doubled".
+        self._backoff = 1
 
     def back_off(self) -> None:
         """(5.5) On timer expiry: "set RTO <- RTO * 2 ("back off the timer")", capped (2.5)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .engine import Config
+from .config import Config
 from .sim import DELIVER, DROP, Fault, Outcome, run_lifecycle
 
 OK, LOST = Fault(DELIVER), Fault(DROP)

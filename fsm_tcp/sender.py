@@ -2,16 +2,17 @@
 
 A :class:`Sender` owns the SENDER machine's state (``tx``), the queue of messages, the
 segments in flight and, for the windowed modes, a :class:`~fsm_tcp.congestion.Congestion`
-and (Selective Repeat) a :class:`~fsm_tcp.sack.SackScoreboard`. The connection that composes
-it keeps the shared SEQ counter, the timer, the RTO estimate and the working dialect; the
-sender reads them there (``self.c``) rather than holding copies that could disagree.
+and (Selective Repeat) a :class:`~fsm_tcp.sack.SackScoreboard`. What it shares with the
+receiver and the connection it is given as the objects of :mod:`fsm_tcp.link`: the SEQ
+counter (``num``), the timer and RTO estimate (``timer``), the working dialect (``wire``),
+the datagrams out (``out``), and the calls back to the connection (``owner``).
 
 Stop-and-wait is a window of one in the same code: ``_limit()`` returns 1, so ``fill()``
 sends one segment and the next only after its ACK. The segment after an ACK starts where
 that ACK says (the dialect's arithmetic, maybe learnt from this very ACK), so only
 stop-and-wait can follow a dialect; a windowed send numbers ahead as PROTOCOL.md 6 does and
 falls back to a window of one while the working dialect is not canonical-numbered
-(``Connection.canonical_numbering``).
+(``Wire.canonical_numbering``).
 
 Per-segment work is plain bookkeeping; triggers fire per message and per fault only.
 """
@@ -19,29 +20,20 @@ Per-segment work is plain bookkeeping; triggers fire per message and per fault o
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import dialects as D
 from . import machines as M
 from .congestion import Congestion
-from .errors import (
-    ConnectionClosed,
-    ConnectionTimeout,
-    InvalidArgument,
-    MalformedSegment,
-)
+from .errors import ConnectionClosed, ConnectionTimeout, InvalidArgument, MalformedSegment
+from .link import NEVER, Part, Shared
 from .sack import SackScoreboard
 from .segment import Segment, parse_sack
-
-if TYPE_CHECKING:
-    from .engine import Connection
 
 STOP_AND_WAIT = "stop_and_wait"
 GO_BACK_N = "go_back_n"
 SELECTIVE_REPEAT = "selective_repeat"
 MODES = (STOP_AND_WAIT, GO_BACK_N, SELECTIVE_REPEAT)
-#: Matches no datagram: the fast path's expected ACK when none is expected.
-NEVER = b"\xff"
 
 _MACHINE = M.build(M.SENDER)
 #: auto: what the answer to the length, to a first chunk and to a following chunk settles;
@@ -57,14 +49,13 @@ _SETTLES = (
 Flight = tuple[int, int, bytes, float]
 
 
-class Sender:
+class Sender(Part):
     """One connection's outgoing messages, one at a time, each in its own mode."""
 
     __slots__ = (
         "_last_cwnd",
         "ack_wire",
         "board",
-        "c",
         "cong",
         "data_base",
         "element",
@@ -86,8 +77,8 @@ class Sender:
         "tx",
     )
 
-    def __init__(self, conn: Connection) -> None:
-        self.c = conn
+    def __init__(self, shared: Shared) -> None:
+        super().__init__(shared)
         # The machine's state; only the shared machine above writes it after this.
         self.tx = M.SENDER.initial
         self.queue: deque[tuple[bytes, str]] = deque()
@@ -100,9 +91,9 @@ class Sender:
         self.snd_nxt = 0  # where the next segment starts while others are in flight
         self.length_ack = 0  # the ACK that covers this message's length segment
         self.length_pkt = b""
+        self.data_base = 0  # SEQ of the message's first data byte (progress only)
         self.lengths = 0  # length segments acknowledged so far
         self.length_starts: list[int] = []  # auto: where this length went, rule by rule
-        self.data_base = 0  # SEQ of the message's first data byte (progress only)
         # auto, one segment in flight whose answer is not yet known: which element it is
         # (0 the length, 1 the first chunk, 2 and on the following ones), where its bytes
         # start, the peer's standing ACKs and unpredicted answers to it (dialects.py)
@@ -126,43 +117,41 @@ class Sender:
         return self.tx != M.TX_IDLE or bool(self.queue)
 
     def start_next(self) -> None:
-        if self.c.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self.queue:
+        if self.owner.life == M.ESTABLISHED and self.tx == M.TX_IDLE and self.queue:
             self.msg, self.mode = self.queue.popleft()
-            self._fire("tx_start")
+            self.fire("tx_start")
 
     def progress(self) -> tuple[int, int]:
         """(bytes acknowledged, length) of the message being sent."""
         if self.tx == M.TX_DATA:
-            return min(max(self.c.seq - self.data_base, 0), len(self.msg)), len(self.msg)
+            return min(max(self.num.seq - self.data_base, 0), len(self.msg)), len(self.msg)
         return 0, len(self.msg)
 
     def on_ack(self, seg: Segment) -> None:
         """A pure ACK in ESTABLISHED: cumulative, maybe with SACK blocks in its DATA."""
-        c = self.c
         if self.tx == M.TX_IDLE:
-            c.stats.duplicates_received += 1  # stale: nothing to do
+            self.stats.duplicates_received += 1  # stale: nothing to do
             return
         ack, flight = seg.seq, self.flight
         # Anything from the oldest segment's ACK up to the newest's slides the window, also
         # an ACK above the highest SEQ of a window that shrank since (PROTOCOL.md 6).
         if flight and flight[0][1] <= ack <= flight[-1][1]:
             self._acked_to(ack, seg)
-        elif c.adaptation is not None and len(flight) == 1 and self._learn_from(ack):
+        elif self.wire.adapt is not None and len(flight) == 1 and self._learn_from(ack):
             pass  # auto: a refusal, or an answer in another arithmetic (or an old copy)
-        elif self.mode != STOP_AND_WAIT and flight and ack == c.seq:
+        elif self.mode != STOP_AND_WAIT and flight and ack == self.num.seq:
             self._dup_ack(seg)
         else:
-            c.stats.duplicates_received += 1  # stale or early ACK: nothing to do
+            self.stats.duplicates_received += 1  # stale or early ACK: nothing to do
 
     def fast_ack(self) -> bool:
         """Stop-and-wait's fast path: the ACK of the chunk in flight, not the last one."""
         if self.tx != M.TX_DATA or self.off >= len(self.msg):
             return False
-        c = self.c
-        c.stats.segments_received += 1
+        self.stats.segments_received += 1
         _start, end, _pkt, sent_at = self.flight.popleft()
-        c._segment_acked(sent_at)
-        c.seq = end
+        self.timer.acked(sent_at)
+        self.num.seq = end
         self._send_chunk()
         self._promise_next_chunk()
         return True
@@ -179,10 +168,10 @@ class Sender:
     def on_timeout(self) -> None:
         """The timer of the oldest segment expired and a retry is allowed (no stage change:
         bookkeeping; the trigger fires only when the retry bound is reached)."""
-        c, flight = self.c, self.flight
+        flight = self.flight
         if not flight:
             return
-        c.rto.back_off()
+        self.timer.rto.back_off()
         cong = self.cong
         if self.mode != STOP_AND_WAIT and cong is not None:
             cong.on_timeout(self._flight_bytes())
@@ -194,7 +183,7 @@ class Sender:
             if self.board is not None:
                 self.board.forget_sacks()  # RFC 2018 8: the receiver may have reneged
             self._resend(0)
-        c._arm()
+        self.timer.arm()
 
     def clear(self) -> None:
         self.flight.clear()
@@ -204,10 +193,10 @@ class Sender:
     def _limit(self) -> int:
         """W: how many segments may be unacknowledged (PROTOCOL.md 6)."""
         cong = self.cong
-        known = self.c.numbering_known(length=self.tx == M.TX_LENGTH)
+        known = self.wire.numbering_known(length=self.tx == M.TX_LENGTH)
         if self.mode == STOP_AND_WAIT or cong is None or not known:
             return 1
-        cfg = self.c.config
+        cfg = self.config
         # the receiver holds at most receive_buffer bytes: more in flight would be dropped
         room = max(1, cfg.receive_buffer // cfg.mss)
         return max(1, min(cong.window_segments(), cfg.window, room))
@@ -224,10 +213,10 @@ class Sender:
 
     def _acked_to(self, ack: int, seg: Segment | None) -> None:
         """A cumulative ACK of new data: slide over every segment it covers."""
-        c, flight = self.c, self.flight
-        if c.adaptation is not None and len(flight) == 1:
+        num, flight = self.num, self.flight
+        if self.wire.adapt is not None and len(flight) == 1:
             self._answered(ack)
-        sent_at, covered, acked, resent = -1.0, c.seq, 0, False
+        sent_at, covered, acked, resent = -1.0, num.seq, 0, False
         while flight and flight[0][1] <= ack:
             _start, covered, _pkt, sent_at = flight.popleft()
             acked += 1
@@ -236,11 +225,11 @@ class Sender:
         # the ACK jumped over a repaired hole (a resent segment among those covered, or
         # many at once): the newest was held by the receiver meanwhile, and its round trip
         # is not the path's (at 20% loss such samples drove the RTO to a second).
-        c._segment_acked(sent_at if acked <= 2 and not resent else -1.0)
-        new_bytes = covered - c.seq
-        c.seq = covered
+        self.timer.acked(sent_at if acked <= 2 and not resent else -1.0)
+        new_bytes = covered - num.seq
+        num.seq = covered
         if flight:
-            c._arm()  # RFC 6298 5.3: the timer restarts for the new oldest segment
+            self.timer.arm()  # RFC 6298 5.3: the timer restarts for the new oldest segment
         if self.board is not None:
             self.board.on_ack(covered, self._blocks(seg))
         cong = self.cong
@@ -250,7 +239,7 @@ class Sender:
             # segments' worth per ACK (RFC 3465's L)
             for _ in range(min(acked, 2)):
                 recovering = cong.cc == M.FAST_RECOVERY
-                cong.on_ack(c.config.mss)
+                cong.on_ack(self.config.mss)
                 if recovering:
                     break  # RFC 5681 3.2 step 6: this ACK deflates cwnd, nothing more
             self._trace_cwnd()
@@ -260,15 +249,15 @@ class Sender:
     def _advance(self) -> None:
         """After an ACK of new data: the stage changes, or more goes out."""
         if self.tx == M.TX_LENGTH:
-            self._fire("tx_length_acked")
+            self.fire("tx_length_acked")
         elif self.off >= len(self.msg) and not self.flight:
-            self._fire("tx_last_chunk_acked")
+            self.fire("tx_last_chunk_acked")
         else:
             self.fill()
 
     def _dup_ack(self, seg: Segment) -> None:
         """A windowed sender's duplicate ACK: congestion bookkeeping, maybe fast retransmit."""
-        self.c.stats.duplicates_received += 1
+        self.stats.duplicates_received += 1
         if self.board is not None:
             self.board.on_ack(seg.seq, self._blocks(seg))
         cong = self.cong
@@ -279,7 +268,7 @@ class Sender:
         if cong.on_dup_ack(self._flight_bytes()):
             self._trace_cwnd()
             self._resend(hole)  # fast retransmit (PROTOCOL.md 6)
-            self.c._arm()  # its ACK is a round trip away: the timer counts from now
+            self.timer.arm()  # its ACK is a round trip away: the timer counts from now
         elif cong.cc == M.FAST_RECOVERY:
             self._trace_cwnd()  # Reno inflates cwnd by each further duplicate
             self.fill()
@@ -306,13 +295,13 @@ class Sender:
             self._resend(i)
 
     def _resend(self, i: int) -> None:
-        c, flight = self.c, self.flight
+        flight = self.flight
         start, ack_at, pkt, _sent = flight[i]
         flight[i] = (start, ack_at, pkt, -1.0)
         if i == 0:
             self.refused.sent()
-        c.stats.retransmissions += 1
-        c._emit(pkt, True)
+        self.stats.retransmissions += 1
+        self.out.emit(pkt, True)
 
     @staticmethod
     def _blocks(seg: Segment | None) -> list[tuple[int, int]]:
@@ -324,74 +313,95 @@ class Sender:
             return []  # a filler or garbage: the cumulative number alone is safe
 
     def _trace_cwnd(self) -> None:
-        c, cong = self.c, self.cong
-        if c.tracer is None or cong is None:
+        cong = self.cong
+        if self.owner.tracer is None or cong is None:
             return
         fields = cong.trace_fields()
         key = tuple(fields.values())
         if key != self._last_cwnd:
             self._last_cwnd = key
-            c._trace("cwnd", **fields)
+            self.owner.trace("cwnd", **fields)
 
     # ================================================================ segments
     def _transmit(self, start: int, ack_at: int, pkt: bytes) -> None:
-        c = self.c
-        if not self.flight:
-            c._arm()  # one timer, for the oldest segment in flight
-            previous = self.refused
-            self.refused = D.Refusals()
-            self.refused.restart(previous.sends, previous.answers)
-            self.sights.clear()
-            self.odd_stamp = -1
-            self.refused.sent()
-        self.flight.append((start, ack_at, pkt, c.now))
+        timer, flight = self.timer, self.flight
+        if not flight:
+            timer.arm()  # one timer, for the oldest segment in flight
+            self._new_question()
+        flight.append((start, ack_at, pkt, timer.now))
         if self.board is not None:
             self.board.sent(ack_at)
-        c._emit(pkt)
+        self.out.emit(pkt)
 
     def _send_length(self) -> None:
-        c = self.c
-        d = c.dialect
+        wire = self.wire
+        d = wire.dialect
         digits = b"%d" % len(self.msg)
-        s = d.length_seq_for(c.seq)
-        if c.adaptation is not None and s not in self.length_starts:
+        s = d.length_seq_for(self.num.seq)
+        if wire.adapt is not None and s not in self.length_starts:
             self.length_starts.append(s)
         self.element = 0
         self.length_ack = self.snd_nxt = d.length_ack_for(s, len(digits))
         self.data_base = d.chunk_pos(self.length_ack, True)
-        self.length_pkt = pkt = c.f_data % s + digits
+        self.length_pkt = pkt = wire.f_data % s + digits
         self._transmit(s, self.length_ack, pkt)
 
     def _send_chunk(self) -> None:
         """The next chunk, numbered from the ACK it follows (the predicted one, when others
         are in flight) by the working dialect's arithmetic."""
-        c = self.c
-        off, d = self.off, c.dialect
-        pos = d.chunk_pos(self.snd_nxt if self.flight else c.seq, self.first)
-        self.element = 2 if not self.first else 1
+        wire, flight, timer = self.wire, self.flight, self.timer
+        d = wire.dialect
+        pos = self.snd_nxt if flight else self.num.seq
+        if self.first:
+            self.first = False
+            self.element = 1
+            pos += d.data_seq_gap
+        else:
+            self.element = 2
+        off = self.off
         self.element_off = off
-        self.first = False
-        chunk = self.msg[off : off + c.chunk_size(pos)]
+        chunk = self.msg[off : off + (wire.chunk or wire.chunk_size(pos))]
         n = len(chunk)
-        seq = d.chunk_seq(pos, n)
-        ack = d.chunk_ack(seq, n)
         self.off = off + n
+        if wire.byte_numbered:  # PROTOCOL.md's arithmetic, the common case, written out
+            seq, ack = pos, pos + n
+        else:
+            seq = d.chunk_seq(pos, n)
+            ack = d.chunk_ack(seq, n)
         self.snd_nxt = ack
-        if self.mode == STOP_AND_WAIT and c.fast_ok:
-            self.ack_wire = c.f_ack % ack  # what the fast path will match
-        c.stats.payload_bytes_sent += n
-        self._transmit(pos, ack, c.f_data % seq + chunk)
+        if self.mode == STOP_AND_WAIT and wire.fast_ok:
+            self.ack_wire = wire.f_ack % ack  # what the fast path will match
+        self.stats.payload_bytes_sent += n
+        pkt = wire.f_chunk % (seq, chunk)
+        # _transmit written out: this runs once per segment
+        if not flight:
+            timer.arm()
+            self._new_question()
+        flight.append((pos, ack, pkt, timer.now))
+        if self.board is not None:
+            self.board.sent(ack)
+        self.out.emit(pkt)
+
+    def _new_question(self) -> None:
+        """auto, a segment alone in flight: its refusals and answers count anew."""
+        if self.wire.adapt is None:
+            return
+        previous = self.refused
+        self.refused = D.Refusals()
+        self.refused.restart(previous.sends, previous.answers)
+        self.sights.clear()
+        self.odd_stamp = -1
+        self.refused.sent()
 
     def _promise_next_chunk(self) -> None:
         """Stop-and-wait: the ACK of the chunk just sent will be answered by the next chunk."""
-        c = self.c
-        off, msg = self.off, self.msg
-        if off < len(msg) and c.tracer is None and c.fast_ok:
-            wire = self.ack_wire
-            chunk = c._f_data % self.snd_nxt + msg[off : off + c._mss]
-            c.express = (wire, len(wire), chunk, c._peer_addr)
+        off, msg, wire, out = self.off, self.msg, self.wire, self.out
+        if off < len(msg) and wire.fast_ok:
+            ack = self.ack_wire
+            chunk = wire.f_chunk % (self.snd_nxt, msg[off : off + wire.mss])
+            out.express = (ack, len(ack), chunk, out.peer)
         else:
-            c.express = None  # the last chunk's ACK fires a trigger
+            out.express = None  # the last chunk's ACK fires a trigger
 
     # ================================================================ dialect (auto)
     def _learn_from(self, ack: int) -> bool:
@@ -399,12 +409,11 @@ class Sender:
         re-ACKing where it stands (a refusal, once old copies cannot explain it), or
         answering in another arithmetic (adopted once it answered each of our last
         transmissions so), or something no rule explains. False: a stale ACK."""
-        c = self.c
-        adapt = c.adaptation
+        adapt = self.wire.adapt
         assert adapt is not None
-        if ack < c.seq or adapt.known(*_SETTLES[min(self.element, 2)]):
+        if ack < self.num.seq or adapt.known(*_SETTLES[min(self.element, 2)]):
             return False  # stale, or a confirmed arithmetic: flow control, a loss, a copy
-        if ack == c.seq:
+        if ack == self.num.seq:
             return self._standing()
         start, _ack_at, pkt, sent_at = self.flight[0]
         data = pkt[pkt.index(b"|||", 12) + 3 :]
@@ -433,13 +442,12 @@ class Sender:
         """(numbering, data_ack, gap) that explain ``ack`` for the chunk in flight: placed
         as the working rule placed it, or (a first chunk of 1-2 bytes) as another rule
         would have placed it at the same SEQ."""
-        c = self.c
-        d = c.dialect
+        d = self.wire.dialect
         seq, n = self._wire_seq(pkt), len(pkt) - pkt.index(b"|||", 12) - 3
         sent: D.Numbering = "end" if d.data_seq == "end" else "start"
         places = [(sent, d.data_seq_gap)]
         if self.element == 1:
-            places += [p for p in D.first_chunk_rules(seq, n, c.seq) if p not in places]
+            places += [p for p in D.first_chunk_rules(seq, n, self.num.seq) if p not in places]
         found: list[tuple[D.Numbering, int, int]] = []
         for kind, gap in places:
             for numbering, k in D.chunk_ack_rules(seq, n, ack, kind):
@@ -456,7 +464,7 @@ class Sender:
         return rules
 
     def _adopt_answer(self, rules: list[Any], ack: int, pkt: bytes) -> None:
-        adapt = self.c.adaptation
+        adapt = self.wire.adapt
         assert adapt is not None
         why = f"peer answered {self._what(pkt)} with ACK {ack}"
         if self.tx == M.TX_LENGTH and len(rules) == 1:
@@ -471,26 +479,26 @@ class Sender:
             if self.element == 1:
                 values["data_seq_gap"] = rules[0][2]
             adapt.assume(values, why)
-        self.c.adapted()
+        self.wire.adapted()
 
     def _standing(self) -> bool:
         """The peer re-ACKs where it stands: past the allowance for old copies, and twice,
         it refuses what the working rule numbered; try the next rule (or give up)."""
-        c = self.c
         refused = self.refused
-        c.rto.reset_backoff()  # the peer answers: it is there, only our numbers may be wrong
+        # the peer answers: it is there, only our numbers may be wrong
+        self.timer.rto.reset_backoff()
         if not refused.standing() or refused.count < D.REFUSALS_PER_RULE:
             return True
-        adapt = c.adaptation
+        adapt = self.wire.adapt
         assert adapt is not None
         family = ("length", "numbering", "chunk_gap")[min(self.element, 2)]
         pkt = self.flight[0][2]
-        what = f"peer re-ACKs {c.seq} to {self._what(pkt)}"
+        what = f"peer re-ACKs {self.num.seq} to {self._what(pkt)}"
         if not adapt.try_next(family, what):
             self._give_up_dialect(what, family)
             return True
-        c.adapted()
-        c.restart_retries()
+        self.wire.adapted()
+        self.timer.retries = 0
         self.flight.clear()
         if self.element == 0:
             self._send_length()
@@ -514,11 +522,10 @@ class Sender:
             self._send_length()
 
     def _give_up_dialect(self, what: str, family: str) -> None:
-        c = self.c
-        adapt = c.adaptation
+        adapt = self.wire.adapt
         assert adapt is not None
         self.clear()
-        c.abort(adapt.give_up(what, family))
+        self.owner.abort(adapt.give_up(what, family))
 
     def _what(self, pkt: bytes) -> str:
         """A segment as the diagnosis names it."""
@@ -534,8 +541,7 @@ class Sender:
     def _answered(self, ack: int) -> None:
         """auto: the peer answered the one segment in flight as the working rule predicts:
         what that shows is confirmed (the numbering only where no other rule gives it)."""
-        c = self.c
-        adapt = c.adaptation
+        adapt = self.wire.adapt
         if adapt is None or (adapt.known(*_SETTLES[min(self.element, 2)]) and self.lengths):
             return  # nothing left to learn from this answer
         before = (adapt.current, len(adapt.confirmed), len(adapt.hints))
@@ -562,54 +568,53 @@ class Sender:
         elif adapt.known("data_seq", "data_seq_gap"):
             adapt.accepted("chunk_gap", shown)
         if (adapt.current, len(adapt.confirmed), len(adapt.hints)) != before:
-            c.adapted()
+            self.wire.adapted()
 
     def _places_twice(self, pkt: bytes) -> bool:
         """A first chunk whose SEQ two placements of the space explain (1-2 bytes)."""
         data = pkt[pkt.index(b"|||", 12) + 3 :]
-        return len(D.first_chunk_rules(self._wire_seq(pkt), len(data), self.c.seq)) > 1
+        return len(D.first_chunk_rules(self._wire_seq(pkt), len(data), self.num.seq)) > 1
 
     def _hint_handshake(self) -> None:
         """auto client: the first answer came once the handshake ACK also went to the
         listener: a hint (that copy may just have been the one not lost), never a finding."""
-        c = self.c
-        adapt = c.adaptation
+        adapt = self.wire.adapt
         assert adapt is not None
         why = "an answer after the handshake ACK was also sent to the listener"
         if (
-            c._helped
+            self.wire.helped
             and "handshake_ack_to" not in adapt.confirmed
             and adapt.hint("handshake_ack_to", "listener", why)
         ):
-            c.adapted()
+            self.wire.adapted()
 
     # ================================================================ table callbacks
-    def _fire(self, trigger: str) -> None:
+    def fire(self, trigger: str) -> None:
+        """Fire a declared trigger of the SENDER table on this sender."""
         _MACHINE.events[trigger].trigger(self)
 
     def on_transition(self, ev: Any) -> None:
-        self.c._on_transition("sender", ev)
+        self.owner.before_transition("sender", ev)
 
     def reset_retries(self, _ev: Any = None) -> None:
-        self.c.restart_retries()
+        self.timer.retries = 0
 
     def can_retry(self, _ev: Any = None) -> bool:
-        return self.c.can_retry()
+        return self.timer.retries <= self.config.max_retries
 
     def is_empty_message(self, _ev: Any = None) -> bool:
         return not self.msg
 
     def send_length_segment(self, _ev: Any = None) -> None:
-        c = self.c
         self.off, self.first = 0, True
         self.length_starts.clear()
         self.clear()
         if self.mode != STOP_AND_WAIT and self.cong is None:
-            self.cong = Congestion(c.config.mss, c.config.cc)
-            if c.tracer is not None:
+            self.cong = Congestion(self.config.mss, self.config.cc)
+            if self.owner.tracer is not None:
                 self.cong.observer = self._on_congestion_change
                 self._trace_cwnd()
-        self.board = SackScoreboard(c.seq) if self.mode == SELECTIVE_REPEAT else None
+        self.board = SackScoreboard(self.num.seq) if self.mode == SELECTIVE_REPEAT else None
         self._send_length()
         self.fill()  # windowed: the chunks go out behind the length at once
 
@@ -617,36 +622,34 @@ class Sender:
         """The length is acknowledged: send what the window allows, or finish at once when
         one cumulative ACK covered the whole message."""
         if self.off >= len(self.msg) and not self.flight:
-            self._fire("tx_last_chunk_acked")
+            self.fire("tx_last_chunk_acked")
         else:
             self.fill()
 
     def message_sent(self, _ev: Any = None) -> None:
-        c = self.c
-        c._message_sent(len(self.msg))
+        length = len(self.msg)
         self.msg = b""
         self.clear()
-        self.start_next()
-        c._maybe_start_close()
-        c._arm_peer_wait()
+        self.owner.message_sent(length)  # which starts the next, or a close
 
     def give_up(self, _ev: Any = None) -> None:
-        c = self.c
         self.clear()
-        c.error = ConnectionTimeout(
-            f"no ACK for SEQ {c.seq} from {c.peer} after {c.config.max_retries} retransmissions"
+        self.owner.abort(
+            ConnectionTimeout(
+                f"no ACK for SEQ {self.num.seq} from {self.owner.peer} after "
+                f"{self.config.max_retries} retransmissions"
+            )
         )
-        c._fire("lifecycle", "abort")
 
     def cancel_sends(self, _ev: Any = None) -> None:
-        c = self.c
-        c._deadline = None
+        self.timer.deadline = None
         self.clear()
         dropped = len(self.queue) + 1
         self.queue.clear()
-        c.error = ConnectionClosed(f"the peer closed; {dropped} message(s) not delivered")
+        self.owner.set_error(
+            ConnectionClosed(f"the peer closed; {dropped} message(s) not delivered")
+        )
 
     def _on_congestion_change(self, trigger: str, src: str, dst: str) -> None:
-        c = self.c
-        c.stats.transitions += 1
-        c._trace("transition", machine="congestion", trigger=trigger, src=src, dst=dst)
+        self.stats.transitions += 1
+        self.owner.trace("transition", machine="congestion", trigger=trigger, src=src, dst=dst)

@@ -14,8 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .engine import Address, Config, Connection, Tracer
+from .config import Config
+from .engine import Connection
 from .errors import FsmTcpError
+from .events import Address
+from .link import Tracer
 from .listener import Listener
 from .trace import fault_record
 
@@ -48,7 +51,7 @@ class SimNetwork:
         self.now = 0.0
         self.latency = latency
         self._faults = iter(faults)
-        self._queue: list[Arrival] = []
+        self.queue: list[Arrival] = []  # a heap: the simulator's loop pops it directly
         self._order = 0
         self.log: list[dict[str, Any]] = []
         self.record = False
@@ -83,7 +86,7 @@ class SimNetwork:
 
     def _push(self, t: float, dst: Address, src: Address, data: bytes, mark: str) -> None:
         self._order += 1
-        heapq.heappush(self._queue, Arrival(t, self._order, dst, src, data, mark))
+        heapq.heappush(self.queue, Arrival(t, self._order, dst, src, data, mark))
 
 
 class Sim:
@@ -128,7 +131,7 @@ class Sim:
         One loop with locals: the simulator is the benchmark's inner loop, so it avoids
         per-step allocations and method lookups.
         """
-        net, queue, conns = self.net, self.net._queue, self.conns
+        net, queue, conns = self.net, self.net.queue, self.conns
         send, deliver = net.send, self._deliver
         while True:
             app()

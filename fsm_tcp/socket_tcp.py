@@ -15,8 +15,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .engine import Address, Config, Connection, Tracer
+from .config import Config
+from .engine import Connection
 from .errors import ConnectionClosed, FsmTcpError, InvalidArgument, MalformedSegment
+from .events import Address
+from .link import Tracer
 from .listener import Listener
 from .segment import encode, parse
 from .trace import fault_record
@@ -79,7 +82,7 @@ class SocketTCP:
         self._pending: list[SocketTCP] = []
         self._by_peer: dict[Address, SocketTCP] = {}  # a listener's children, by client
         self._inbox: deque[tuple[bytes, Address]] = deque()
-        self._closed = False
+        self._released = False
 
     # ------------------------------------------------------------------ course API
     def bind(self, address: Address) -> None:
@@ -128,11 +131,12 @@ class SocketTCP:
         """
         conn = self._require_conn()
         conn.send(message, time.monotonic(), mode=mode)
+        snd = conn.snd  # done() runs once per segment: one property less than conn.sending
 
         def done() -> bool:
             if progress is not None:
                 progress(*conn.send_progress)
-            return not conn.sending or conn.is_closed
+            return not snd.busy or conn.is_closed
 
         self._pump(done)
         if conn.error is not None:
@@ -148,7 +152,9 @@ class SocketTCP:
         conn = self._require_conn()
         data = conn.receive(buff_size)  # also tells the engine that we wait (a bounded wait)
         if data is None:
-            self._pump(lambda: conn.receivable(buff_size))
+            # the receiver's own check, once per segment (conn.receivable delegates to it)
+            receivable = conn.rcv.receivable
+            self._pump(lambda: receivable(buff_size))
             data = conn.receive(buff_size)
             assert data is not None  # receivable() said so
         return data
@@ -164,7 +170,7 @@ class SocketTCP:
 
     def close(self) -> None:
         """Active close (PROTOCOL.md 4, Host A); also ends a listening socket."""
-        if self._closed:
+        if self._released:
             return
         conn = self.conn
         if conn is not None and not conn.is_closed:
@@ -213,7 +219,7 @@ class SocketTCP:
 
     # ------------------------------------------------------------------ plumbing
     def _new_conn(self, name: str) -> Connection:
-        if self.conn is not None or self._closed:
+        if self.conn is not None or self._released:
             raise ConnectionClosed("this SocketTCP is already connected or closed")
         self.conn = Connection(self.config, rng=self._rng, tracer=self.tracer, name=name)
         return self.conn
@@ -236,8 +242,8 @@ class SocketTCP:
         raise conn.error or ConnectionClosed("the connection closed")
 
     def _release(self) -> None:
-        if not self._closed:
-            self._closed = True
+        if not self._released:
+            self._released = True
             for child in self._pending:
                 child.udp.close()
             self.udp.close()
@@ -253,6 +259,7 @@ class SocketTCP:
         """
         conn = self._require_conn()
         recv_wait, inbox, monotonic = self.udp.recv_wait, self._inbox, time.monotonic
+        deadline = conn.timer
         # A spinning thread holds the GIL between its system calls: with other Python threads
         # (maybe the peer's) in this process, spinning would slow them more than it gains.
         spin = self.busy_poll if threading.active_count() == 1 else 0.0
@@ -263,23 +270,26 @@ class SocketTCP:
                 self._drain_inbox(conn)
             if done():
                 return
-            timer = conn.get_timer()
+            timer = deadline.deadline  # conn.get_timer(), read directly: once per segment
             if timer is None and conn.is_closed:
                 raise conn.error or ConnectionClosed("the connection is closed")
             got = recv_wait(None if timer is None else timer - monotonic(), spin)
             now = monotonic()
+            general = False  # a datagram took the general path: it may have queued output
             while got is not None:
                 data, addr = got
                 answer = conn.express_answer(data, addr)
                 if answer is not None:  # out first: the peer waits on it, bookkeeping can wait
                     send(answer, addr)
+                    # ... and it is the whole answer (Connection.express): nothing to flush
                     conn.receive_datagram(data, addr, now, answered=True)
                     break
                 # A window arrives as a burst: take what is queued before answering, so
                 # the engine may acknowledge every second in-order segment.
                 got = recv_wait(0.0) if ready() else None
                 conn.receive_datagram(data, addr, now, more=got is not None)
-            if conn.has_output:
+                general = True
+            if general and conn.has_output:
                 flush(conn)
             if timer is not None and now >= timer:
                 conn.handle_timer(now)
@@ -344,7 +354,7 @@ class SocketTCP:
             conn.receive_datagram(data, addr, now, via_listener=True)
             if child is not None:
                 child._flush(conn)
-        elif not child._closed:
+        elif not child._released:
             child._inbox.append((data, addr))
 
     def __enter__(self) -> SocketTCP:

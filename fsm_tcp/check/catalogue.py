@@ -30,6 +30,12 @@ class Scenario:
     seed: int = 0
     needs_bytes: bool = False  # meaningless for a program that carries text only
     baseline: bool = False  # the no-fault run the time bounds are derived from
+    #: Fault-free runs that also find the program's dialect (fsm_tcp adapts in them): the
+    #: no-fault run, and a 1-digit length, which tells a length ACK of s+2 or s+1 from s+d
+    #: (a 2-digit length cannot).
+    discovery: bool = False
+    #: The fault in the scenario's own words, as the start of a sentence ("after ...").
+    fault: str = ""
 
 
 def _utf8() -> bytes:
@@ -42,7 +48,11 @@ def _lost(kind: str, occurrence: str, what: str, requires: str) -> Scenario:
     direction = "c2s" if kind in ("syn", "hs-ack", "length", "data", "fin", "last-ack") else "s2c"
     name = f"lost-{kind}" + ("-last" if occurrence == "last" else "")
     return Scenario(
-        name, f"{what} lost once", requires, schedule=f"drop:{kind}:{direction}:{occurrence}"
+        name,
+        f"{what} lost once",
+        requires,
+        schedule=f"drop:{kind}:{direction}:{occurrence}",
+        fault=f"{what} was lost",
     )
 
 
@@ -52,6 +62,7 @@ CATALOGUE: tuple[Scenario, ...] = (
         "no faults, 50-byte message (2-digit length)",
         "the message arrives intact and both ends close",
         baseline=True,
+        discovery=True,
     ),
     _lost("syn", "first", "the first SYN", "connect() resends the SYN on timeout"),
     _lost("syn-ack", "first", "the SYN-ACK", "the handshake recovers by retransmission on timeout"),
@@ -95,24 +106,28 @@ CATALOGUE: tuple[Scenario, ...] = (
         "the second data segment duplicated",
         "a duplicate is re-ACKed and delivered once",
         schedule="dup:data:c2s:2",
+        fault="the second data segment was duplicated",
     ),
     Scenario(
         "dup-ack-late",
         "the ACK of the first data segment duplicated and delivered late",
         "an old ACK does not acknowledge the segment in flight",
         schedule="dup-late:ack-data:s2c:1",
+        fault="the ACK of the first data segment came twice, the copy late",
     ),
     Scenario(
         "reorder-hs-ack",
         "the last handshake ACK overtaken by the length segment",
         "data at SEQ x+2 completes the handshake; the late ACK changes nothing",
         schedule="reorder:hs-ack:c2s:first",
+        fault="the length segment overtook the last handshake ACK",
     ),
     Scenario(
         "len-1-digit",
         "a 5-byte message (1-digit length)",
         "the length has as many digits as it needs",
         message=b"hello",
+        discovery=True,
     ),
     Scenario(
         "len-3-digits",
@@ -146,6 +161,7 @@ CATALOGUE: tuple[Scenario, ...] = (
             "every segment is retransmitted until acknowledged; the message arrives intact",
             loss=0.2,
             seed=seed,
+            fault=f"20% of the segments each way were lost (seed {seed})",
         )
         for seed in (1, 2, 3)
     ),

@@ -1,8 +1,9 @@
 """Drives a student's SocketTCP class in a process of its own (``fsm-tcp check --module``).
 
-Run as a script with ``python -P`` (so this folder is not importable by accident): it
-imports nothing from fsm_tcp, puts the module's own folder first on sys.path (students split
-helpers into files of their own) and uses only the course's API::
+Run as a script with ``python -I`` (isolated: no environment variables, no user site, this
+folder not importable by accident), in the scratch copy of the student's folder: it imports
+nothing from fsm_tcp, puts the module's own folder first on sys.path (students split helpers
+into files of their own) and uses only the course's API::
 
     driver.py server MODULE CLASS PORT OUT LENGTH META
     driver.py client MODULE CLASS PORT FILE META

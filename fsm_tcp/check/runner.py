@@ -10,27 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
-import os
+import math
 import shlex
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import dialects as D
 from ..proxy import Captured, FaultProxy, Faults
 from ..schedule import parse_schedule
 from ..socket_tcp import SocketTCP
 from . import driver as driver_module
 from .catalogue import CATALOGUE, Scenario
+from .deviations import Deviation, deviations, fixed_dialect
+from .explain import explain, first_unplaced
+from .sandbox import Group, Limits, copy_submission
 from .verdicts import BASELINE_BOUND, Bounds, Facts, Verdict, decide, last_lines
 
 SERVER, CLIENT = "server", "client"
@@ -39,6 +42,15 @@ DRIVER = Path(driver_module.__file__).resolve()
 STARTUP = 10.0
 #: After the program ends, how long fsm_tcp's end may still take to finish its close.
 PEER_GRACE = 5.0
+#: What fsm_tcp's end speaks in the fault scenarios: the program's own dialect as the
+#: discovery runs found it, fixed (the default); or a name of fsm_tcp.dialects.names().
+PROGRAM = "program"
+#: The whole check's default time budget in seconds: scenarios not started by then are
+#: NOT RUN, so a program that hangs everywhere still ends in about three minutes.
+BUDGET = 180.0
+#: The bound of a confirmation run (the no-fault run with the dialect as found): this many
+#: times T0, plus this many seconds.
+CONFIRM_FACTOR, CONFIRM_SLACK = 3.0, 2.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,10 @@ class Program:
     command: str | list[str]  # a shell command, or argv; placeholders {port} {file} {out} {meta}
     collect: str = "stdout"  # SERVER role: where the received message is, "stdout" or "file"
     label: str = ""
+    #: A folder copied into each scenario's scratch folder, the program's working directory
+    #: ({module} names the module file within the copy); None: an empty scratch folder.
+    source: Path | None = None
+    module: str = ""  # the module file's name in ``source`` (--module)
 
     @property
     def fixed_port(self) -> bool:
@@ -57,9 +73,13 @@ class Program:
 
 
 def module_program(role: str, module: Path, class_name: str) -> Program:
-    head = [sys.executable, "-P", str(DRIVER), role, str(module.resolve()), class_name, "{port}"]
+    """The class in ``module``, driven by driver.py under ``python -I`` (no environment, no
+    user site, not its own folder on sys.path: the driver puts the module's copy there)."""
+    head = [sys.executable, "-I", str(DRIVER), role, "{module}", class_name, "{port}"]
     tail = ["{out}", "{length}", "{meta}"] if role == SERVER else ["{file}", "{meta}"]
-    return Program(role, head + tail, "file", f"{module.name}:{class_name} as {role}")
+    label = f"{module.name}:{class_name} as {role}"
+    source = module.resolve().parent
+    return Program(role, head + tail, "file", label, source, module.name)
 
 
 @dataclass
@@ -72,10 +92,10 @@ class Options:
     #: spuriously when a program answers late (a Python process may take milliseconds), so
     #: each scenario injects exactly the faults it names.
     peer: dict[str, Any] = field(default_factory=lambda: {"min_rto": 0.05})
-    #: The dialect fsm_tcp's end speaks in the fault scenarios: PROTOCOL.md by default, so
-    #: a program is checked against the course's statement. The no-fault run always uses
-    #: "auto", which adapts and reports how the program bends the protocol.
-    peer_dialect: str = "canonical"
+    #: What fsm_tcp's end speaks in the fault scenarios (PROGRAM, or a dialect name).
+    peer_dialect: str = PROGRAM
+    budget: float = BUDGET  # seconds for the whole check
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
@@ -85,8 +105,34 @@ class Result:
     verdict: Verdict
     facts: Facts
     capture: list[Captured] = field(default_factory=list)
-    dialect: list[str] = field(default_factory=list)
+    findings: list[D.Finding] = field(default_factory=list)
     api: str = ""  # "bytes" or "str" (module mode), "" when unknown
+    peer: str = ""  # what fsm_tcp's end spoke in this run
+
+
+@dataclass
+class RoleReport:
+    """Per role: does the program speak PROTOCOL.md, and what fsm_tcp spoke to it."""
+
+    role: str
+    label: str
+    deviations: list[Deviation] = field(default_factory=list)
+    peer: str = ""  # what fsm_tcp spoke in the fault scenarios
+    dialect: D.Dialect | None = None  # the program's dialect, fixed (PROGRAM mode)
+    no_conversation: str = ""  # why the scenarios needing a conversation were NOT RUN
+    canonical: Result | None = None  # the no-fault run again, fsm_tcp strictly canonical
+    #: The no-fault run once more, with fsm_tcp speaking ``dialect`` fixed: proof that the
+    #: dialect as found holds a conversation (else the note says so).
+    confirmation: Result | None = None
+    note: str = ""
+
+
+@dataclass
+class Outcome:
+    """A whole check: every scenario's result, and what each role speaks."""
+
+    results: list[Result]
+    roles: dict[str, RoleReport]
 
 
 # ---------------------------------------------------------------------- the proxy's loop
@@ -139,52 +185,60 @@ def udp_bound(port: int) -> bool:
 
 
 # ---------------------------------------------------------------------- one scenario
-@dataclass
-class _Child:
-    proc: subprocess.Popen[bytes]
-    stdout: Path
-    stderr: Path
-    started: float
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(5)
-
-    def wait(self, until: float) -> bool:
-        """True when the program ended before ``until`` (monotonic)."""
-        try:
-            self.proc.wait(max(0.0, until - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            return False
-        return True
-
-
-def _spawn(command: str | list[str], values: dict[str, str], work: Path) -> _Child:
-    if isinstance(command, str):
-        quoted = {k: shlex.quote(v) for k, v in values.items()}
-        args: str | list[str] = command.format_map(_Keep(quoted))
-    else:
-        args = [part.format_map(_Keep(values)) for part in command]
-    out, err = work / "stdout", work / "stderr"
-    with out.open("wb") as fout, err.open("wb") as ferr:
-        proc = subprocess.Popen(
-            args,
-            shell=isinstance(args, str),
-            stdin=subprocess.DEVNULL,
-            stdout=fout,
-            stderr=ferr,
-            start_new_session=True,  # its own process group: killed whole, children included
-        )
-    return _Child(proc, out, err, time.monotonic())
-
-
 class _Keep(dict[str, str]):
     """str.format_map that leaves unknown braces alone (a shell command may hold some)."""
 
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+def _command(command: str | list[str], values: dict[str, str]) -> str | list[str]:
+    if isinstance(command, str):
+        return command.format_map(_Keep({k: shlex.quote(v) for k, v in values.items()}))
+    return [part.format_map(_Keep(values)) for part in command]
+
+
+class _Live:
+    """The programs running now, so that an interrupted check kills every one of them."""
+
+    def __init__(self) -> None:
+        self.groups: set[Group] = set()
+        self.lock = threading.Lock()
+        self.cancelled = False
+
+    def add(self, group: Group) -> Group:
+        with self.lock:
+            self.groups.add(group)
+            cancelled = self.cancelled
+        if cancelled:  # started while the check was being stopped
+            group.kill()
+        return group
+
+    def done(self, group: Group) -> None:
+        group.kill()
+        with self.lock:
+            self.groups.discard(group)
+
+    def cancel(self) -> None:
+        with self.lock:
+            self.cancelled = True
+            groups = list(self.groups)
+        for group in groups:
+            group.kill()
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where one scenario's program runs, and under which limits."""
+
+    work: Path  # its stdout, stderr, {out}, {file}
+    cwd: Path  # its working directory (a copy of its folder, or an empty one)
+    home: Path
+    limits: Limits
+    live: _Live
+
+    def spawn(self, command: str | list[str]) -> Group:
+        return self.live.add(Group(command, self.work, self.cwd, self.home, self.limits))
 
 
 class _Peer(threading.Thread):
@@ -204,12 +258,29 @@ class _Peer(threading.Thread):
             self.error = f"{type(exc).__name__}: {exc}"
 
 
+def _describe_peer(dialect: str | D.Dialect) -> str:
+    if isinstance(dialect, D.Dialect):
+        bent = D.deviations(dialect)
+        return f"the program's own dialect, fixed ({bent or 'as PROTOCOL.md'})"
+    if dialect == D.AUTO:
+        return "auto (adapting to the program)"
+    return f"{dialect}, fixed"
+
+
 class Runner:
-    def __init__(self, options: Options) -> None:
+    def __init__(
+        self, options: Options, announce: Callable[[RoleReport], None] | None = None
+    ) -> None:
         self.options = options
+        #: Told what each role speaks once the discovery runs are done, before the scenarios.
+        self.announce = announce
         self._loop = _Loop()
         self._baseline: dict[str, float | None] = {}
         self._api: dict[str, str] = {}
+        self._deadline = math.inf
+        self._live = _Live()
+        self._findings: dict[str, list[D.Finding]] = {}
+        self.roles: dict[str, RoleReport] = {}
 
     def close(self) -> None:
         self._loop.close()
@@ -220,35 +291,156 @@ class Runner:
     # ------------------------------------------------------------------ the catalogue
     def run_all(
         self, programs: Sequence[Program], report: Callable[[Result, int, int], None]
-    ) -> list[Result]:
-        todo = [
-            (p, s)
-            for p in programs
-            for s in CATALOGUE
-            if not self.options.only or s.name in self.options.only or s.baseline
-        ]
-        total, done = len(todo), 0
+    ) -> Outcome:
+        """Discovery first (fsm_tcp adapting: the program's dialect), then every fault
+        scenario with fsm_tcp speaking what was found, fixed."""
+        self._deadline = time.monotonic() + self.options.budget
+        only = self.options.only
+        chosen = [s for s in CATALOGUE if not only or s.name in only or s.discovery]
+        own = self.options.peer_dialect == PROGRAM
+        # the other fault-free runs (len-1-digit) find what the no-fault run cannot see; in
+        # the other modes they run once more as scenarios, with fsm_tcp speaking that mode
+        later = [s for s in chosen if s.discovery and not s.baseline]
+        rest = [s for s in chosen if not s.discovery or (not s.baseline and not own)]
+        total, done = len(programs) * len(chosen), 0
         results: list[Result] = []
+        found: list[Result] = []  # discovery runs that are not scenario results
         lock = threading.Lock()
+        for p in programs:
+            self.roles[p.role] = RoleReport(p.role, p.label)
 
-        def one(item: tuple[Program, Scenario]) -> Result:
+        def one(item: tuple[Program, Scenario, str | D.Dialect]) -> Result:
             nonlocal done
             result = self.run_one(*item)
             with lock:
+                if item[2] == D.AUTO and not own and not item[1].baseline:
+                    found.append(result)  # its scenario runs later, in the mode asked for
+                    return result
                 done += 1
                 results.append(result)
                 report(result, done, total)
             return result
 
-        first = [item for item in todo if item[1].baseline]
-        rest = [item for item in todo if not item[1].baseline]
         jobs = 1 if any(p.fixed_port for p in programs) else max(1, self.options.jobs)
         with ThreadPoolExecutor(jobs) as pool:
-            list(pool.map(one, first))  # the time bounds come from these
-            list(pool.map(one, rest))
-        return results
+            try:
+                base = [s for s in chosen if s.baseline]
+                self._run_phases(pool, programs, (base, later, rest), one, (results, found))
+            except BaseException:  # Ctrl-C: nothing more starts, every program is killed
+                self._live.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return Outcome(results, self.roles)
 
-    def run_one(self, program: Program, scenario: Scenario) -> Result:
+    def _run_phases(
+        self,
+        pool: ThreadPoolExecutor,
+        programs: Sequence[Program],
+        phases: tuple[Sequence[Scenario], Sequence[Scenario], Sequence[Scenario]],
+        one: Callable[[tuple[Program, Scenario, str | D.Dialect]], Result],
+        runs: tuple[list[Result], list[Result]],
+    ) -> None:
+        """The no-fault run (and its canonical fallback), the other discovery runs, the
+        dialect settled and confirmed, then the scenarios. ``runs``: the results and the
+        discovery-only runs, as they come in."""
+        base, later, rest = phases
+        list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in base]))
+        list(pool.map(self._fallback, programs))
+        self._announce(p for p in programs if self.roles[p.role].no_conversation)
+        list(pool.map(one, [(p, s, D.AUTO) for p in programs for s in later]))
+        for p in programs:
+            self._settle(p, [r for part in runs for r in part if r.role == p.role])
+        list(pool.map(self._confirm, programs))
+        self._announce(p for p in programs if not self.roles[p.role].no_conversation)
+        list(pool.map(one, [(p, s, self._speak(p)) for p in programs for s in rest]))
+
+    def _announce(self, programs: Iterable[Program]) -> None:
+        for p in programs:
+            if self.announce is not None:
+                self.announce(self.roles[p.role])
+
+    def _fallback(self, program: Program) -> None:
+        """The no-fault run failed with fsm_tcp adapting: once more, strictly canonical.
+        Both failed: no conversation is possible, and the reason comes first."""
+        if self._baseline.get(program.role) is not None:
+            return
+        base = next(s for s in CATALOGUE if s.baseline)
+        again = self.run_one(program, base, D.CANONICAL.name)
+        role = self.roles[program.role]
+        role.canonical = again
+        if again.verdict.passed:
+            return
+        unplaced = first_unplaced(again.capture, program.role, base.message)
+        role.no_conversation = (
+            f"the no-fault run failed with fsm_tcp adapting and with fsm_tcp strictly "
+            f"canonical ({again.verdict.verdict}: {again.verdict.detail}); {unplaced}"
+        )
+
+    def _settle(self, program: Program, found: Sequence[Result]) -> None:
+        """What fsm_tcp speaks in the fault scenarios, from what the discovery runs found."""
+        role = self.roles[program.role]
+        findings = [f for r in found if r.scenario.discovery for f in r.findings]
+        role.deviations = deviations(findings)
+        if self.options.peer_dialect != PROGRAM:
+            role.peer = _describe_peer(self.options.peer_dialect)
+        elif role.canonical is not None and role.canonical.verdict.passed:
+            role.dialect = D.CANONICAL  # only PROTOCOL.md held a conversation
+            role.peer = _describe_peer(role.dialect)
+        else:
+            role.dialect = fixed_dialect(findings)
+            role.peer = _describe_peer(role.dialect)
+        self._findings[program.role] = findings
+
+    def _confirm(self, program: Program) -> None:
+        """The no-fault run with fsm_tcp speaking the dialect as found, fixed. What the
+        program showed comes first; when that alone holds no conversation, the values auto
+        inferred from the recorded profiles too (an own-ISN server never shows the
+        handshake ACK number it wants)."""
+        role = self.roles[program.role]
+        if role.dialect is None or role.no_conversation or role.canonical is not None:
+            return
+        findings = self._findings.get(program.role, [])
+        seen, every = fixed_dialect(findings), fixed_dialect(findings, inferred=True)
+        base = next(s for s in CATALOGUE if s.baseline)
+        for candidate in [seen] if seen == every else [seen, every]:
+            result = self.run_one(program, base, candidate, self._confirm_bound(program.role))
+            role.confirmation = result
+            if result.verdict.passed:
+                role.dialect, role.peer = candidate, _describe_peer(candidate)
+                return
+        role.note = (
+            f"the no-fault run failed with fsm_tcp speaking the dialect as found, fixed "
+            f"({role.confirmation.verdict.verdict if role.confirmation else '?'}): the "
+            f"fault scenarios may fail for that reason too"
+        )
+
+    def _speak(self, program: Program) -> str | D.Dialect:
+        role = self.roles[program.role]
+        return role.dialect if role.dialect is not None else self.options.peer_dialect
+
+    def _confirm_bound(self, role: str) -> float:
+        """A no-fault run again takes about T0: a dialect that needs much longer is not the
+        program's (a wrong guess would otherwise cost a whole HANG bound)."""
+        t0 = self._baseline.get(role) or BASELINE_BOUND / CONFIRM_FACTOR
+        return self.options.timeout_scale * (CONFIRM_FACTOR * t0 + CONFIRM_SLACK)
+
+    def run_one(
+        self,
+        program: Program,
+        scenario: Scenario,
+        speak: str | D.Dialect,
+        bound: float | None = None,
+    ) -> Result:
+        role = self.roles.get(program.role)
+        if role is not None and role.no_conversation and not scenario.baseline:
+            why = "no conversation with the program was possible (see above)"
+            return self._not_run(program, scenario, why)
+        if self._live.cancelled:
+            return self._not_run(program, scenario, "the check was interrupted")
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            why = f"the check's time budget ({self.options.budget:.0f} s) was spent"
+            return self._not_run(program, scenario, why)
         if scenario.needs_bytes and (self.options.text_only or "str" in self._api.values()):
             why = "skipped: the program carries text only" + (
                 " (its class takes or returns str)" if "str" in self._api.values() else ""
@@ -256,20 +448,33 @@ class Runner:
             facts = Facts(scenario.message, None, 0.0, False, 0, skipped=why)
             return Result(program.role, scenario, decide(facts, self.bounds(program.role)), facts)
         with tempfile.TemporaryDirectory(prefix="fsm-tcp-check-") as tmp:
-            result = self._run_in(Path(tmp), program, scenario)
-        if scenario.baseline:
-            ok = result.verdict.passed
-            self._baseline[program.role] = result.facts.elapsed if ok else None
+            result = self._run_in(Path(tmp), program, scenario, speak, left, bound)
+        if self._live.cancelled:  # killed by the interruption, not by its own doing
+            return self._not_run(program, scenario, "the check was interrupted")
+        if scenario.baseline and result.verdict.passed:
+            self._baseline[program.role] = result.facts.elapsed  # auto, or the fallback
         if result.api:
             self._api[program.role] = result.api
         return result
 
-    def _run_in(self, work: Path, program: Program, scenario: Scenario) -> Result:
-        bound = (
-            BASELINE_BOUND * self.options.timeout_scale
-            if scenario.baseline
-            else self.bounds(program.role).hang
-        )
+    def _not_run(self, program: Program, scenario: Scenario, why: str) -> Result:
+        facts = Facts(scenario.message, None, 0.0, False, None, not_run=why)
+        return Result(program.role, scenario, decide(facts, self.bounds(program.role)), facts)
+
+    def _run_in(
+        self,
+        work: Path,
+        program: Program,
+        scenario: Scenario,
+        speak: str | D.Dialect,
+        left: float,
+        bound_given: float | None = None,
+    ) -> Result:
+        scale = self.options.timeout_scale
+        full = bound_given or self.bounds(program.role).hang  # T0 unknown: BASELINE_BOUND
+        bound = min(full, left + 10.0 * scale)  # the budget's last scenario may not overrun
+        home = work / "home"
+        home.mkdir()
         message_file = work / "message"
         message_file.write_bytes(scenario.message)
         values = {
@@ -278,6 +483,10 @@ class Runner:
             "meta": str(work / "meta.json"),
             "length": str(len(scenario.message)),
         }
+        cwd = home
+        if program.source is not None:
+            cwd = copy_submission(program.source, home / "submission")
+            values["module"] = str(cwd / program.module) if program.module else str(cwd)
         proxy = FaultProxy(
             ("127.0.0.1", 0),
             ("127.0.0.1", 0),  # set below, once fsm_tcp's server or the program listens
@@ -286,19 +495,30 @@ class Runner:
             schedule=parse_schedule(scenario.schedule),
             record=True,
         )
-        if program.role == SERVER:
-            facts, dialect = self._against_server(program, scenario, proxy, values, work, bound)
-        else:
-            facts, dialect = self._against_client(program, scenario, proxy, values, work, bound)
-        verdict = decide(
-            facts, self.bounds(program.role) if not scenario.baseline else Bounds(bound, bound)
-        )
+        limits = dataclasses.replace(self.options.limits, cpu_seconds=math.ceil(bound) + 5)
+        talk = self._against_server if program.role == SERVER else self._against_client
+        where = _Where(work, cwd, home, limits, self._live)
+        facts, findings = talk(program, scenario, proxy, values, where, bound, speak)
+        if facts.timed_out and bound < full:
+            facts = dataclasses.replace(
+                facts, not_run=f"the check's time budget ({self.options.budget:.0f} s) was spent"
+            )
+        bounds = self.bounds(program.role) if not scenario.baseline else Bounds(bound, bound)
+        verdict = decide(facts, bounds)
         for scheduler in proxy.schedulers[:1]:
             verdict.notes += [f"rule {r} never met its segment" for r in scheduler.unfired()]
         api = _read_api(work / "meta.json")
         if api == "str":
             verdict.notes.append("the class takes or returns str: it cannot carry arbitrary bytes")
-        return Result(program.role, scenario, verdict, facts, proxy.capture, dialect, api)
+        capture = list(proxy.capture)
+        verdict.explanation = explain(
+            scenario, verdict.verdict, verdict.detail, capture, program.role
+        )
+        peer = _describe_peer(speak)
+        return Result(program.role, scenario, verdict, facts, capture, findings, api, peer)
+
+    def _peer_socket(self, speak: str | D.Dialect) -> SocketTCP:
+        return SocketTCP(name="fsm_tcp", dialect=speak, **self.options.peer)
 
     # ------------------------------------------------------------------ program = server
     def _against_server(
@@ -307,18 +527,21 @@ class Runner:
         scenario: Scenario,
         proxy: FaultProxy,
         values: dict[str, str],
-        work: Path,
+        where: _Where,
         bound: float,
-    ) -> tuple[Facts, list[str]]:
+        speak: str | D.Dialect,
+    ) -> tuple[Facts, list[D.Finding]]:
         port = free_port()
         values["port"] = str(port)
-        child = _spawn(program.command, values, work)
+        child = where.spawn(_command(program.command, values))
         try:
             if not self._wait_bound(child, port):
-                return self._facts(scenario, child, None, bound, "never bound its port"), []
+                why = f"never bound its port within {STARTUP * self.options.timeout_scale:.1f} s"
+                ended = child.poll() is not None
+                return self._facts(scenario, child, None, bound, why, ended), []
             proxy.target = ("127.0.0.1", port)
             address = self._loop.start(proxy)
-            client = SocketTCP(name="fsm_tcp", **self._peer(scenario))
+            client = self._peer_socket(speak)
 
             def talk() -> None:
                 client.connect(address)
@@ -329,39 +552,30 @@ class Runner:
             peer = _Peer(talk)
             peer.start()
             ended = child.wait(child.started + bound)
-            received = self._collect(program, work)
+            received = self._collect(program, child, where.work)
             facts = self._facts(scenario, child, received, bound, self._join(peer, ended), ended)
-            return facts, _dialect(client)
+            return facts, _findings(client)
         finally:
-            child.kill()
+            self._live.done(child)
             with contextlib.suppress(Exception):
                 self._loop.stop(proxy)
 
-    def _peer(self, scenario: Scenario) -> dict[str, Any]:
-        """fsm_tcp's end: auto in the no-fault run (it detects the dialect), else strict."""
-        dialect = "auto" if scenario.baseline else self.options.peer_dialect
-        return {"dialect": dialect, **self.options.peer}
-
-    def _wait_bound(self, child: _Child, port: int) -> bool:
+    def _wait_bound(self, child: Group, port: int) -> bool:
         until = time.monotonic() + STARTUP * self.options.timeout_scale
         while time.monotonic() < until:
             if udp_bound(port):
                 return True
-            if child.proc.poll() is not None:
+            if child.poll() is not None:
                 return False
             time.sleep(0.01)
         return False
 
-    def _collect(self, program: Program, work: Path) -> bytes | None:
-        path = work / "out" if program.collect == "file" else work / "stdout"
-        try:
-            return path.read_bytes()
-        except OSError:
-            return None
+    def _collect(self, program: Program, child: Group, work: Path) -> bytes | None:
+        return child.read(work / "out" if program.collect == "file" else child.stdout)
 
     def _join(self, peer: _Peer, ended: bool) -> str:
         """fsm_tcp's end, given a grace period once the program ended: its error, if any."""
-        if not ended:
+        if not ended or self._live.cancelled:
             return peer.error
         peer.join(max(1.0, PEER_GRACE * self.options.timeout_scale))
         if peer.is_alive() and peer.stage != "close":
@@ -375,10 +589,11 @@ class Runner:
         scenario: Scenario,
         proxy: FaultProxy,
         values: dict[str, str],
-        work: Path,
+        where: _Where,
         bound: float,
-    ) -> tuple[Facts, list[str]]:
-        server = SocketTCP(name="fsm_tcp", **self._peer(scenario))
+        speak: str | D.Dialect,
+    ) -> tuple[Facts, list[D.Finding]]:
+        server = self._peer_socket(speak)
         server.bind(("127.0.0.1", 0))
         proxy.target = server.getsockname()
         address = self._loop.start(proxy)
@@ -395,15 +610,15 @@ class Runner:
         peer = _Peer(serve)
         peer.start()
         values["port"] = str(address[1])
-        child = _spawn(program.command, values, work)
+        child = where.spawn(_command(program.command, values))
         try:
             ended = child.wait(child.started + bound)
             error = self._join(peer, ended)
             received = peer.result
             facts = self._facts(scenario, child, received, bound, error, ended)
-            return facts, _dialect(accepted[0] if accepted else server)
+            return facts, _findings(accepted[0] if accepted else server)
         finally:
-            child.kill()
+            self._live.done(child)
             server.close()  # also wakes an accept() that no client ever reached
             with contextlib.suppress(Exception):
                 self._loop.stop(proxy)
@@ -412,48 +627,42 @@ class Runner:
     def _facts(
         self,
         scenario: Scenario,
-        child: _Child,
+        child: Group,
         received: bytes | None,
         bound: float,
         peer_error: str,
         ended: bool = True,
     ) -> Facts:
         elapsed = time.monotonic() - child.started
-        status = child.proc.poll()
+        status = child.poll()
         if (
             received is not None
             and received.endswith(b"\n")
             and not scenario.message.endswith(b"\n")
         ):
             received = received[:-1]  # print() adds one newline; the message had none
-        try:
-            stderr = child.stderr.read_text(errors="replace")
-        except OSError:
-            stderr = ""
+        stderr = (child.read(child.stderr) or b"").decode(errors="replace")
+        killed_for = ""
+        if child.too_many:
+            killed_for = (
+                f"{child.too_many} processes in its group, above the bound of "
+                f"{child.limits.processes}"
+            )
         return Facts(
             scenario.message,
             received,
             min(elapsed, bound),
             timed_out=not ended,
             exit_status=status if ended else None,
-            stderr=last_lines(stderr, 20),
+            stderr=last_lines(stderr[-20000:], 20),
             peer_error=peer_error,
+            killed_for=killed_for,
         )
 
 
-def _dialect(sock: SocketTCP) -> list[str]:
-    """The dialect fsm_tcp's end saw the program speak, once SocketTCP reports it."""
-    lines = []
-    findings: Any = getattr(sock, "dialect_findings", None)
-    if findings is None:  # until SocketTCP exposes it, its engine connection has it
-        findings = getattr(sock.conn, "dialect_findings", [])
-    for f in findings() if callable(findings) else findings:
-        variable = getattr(f, "variable", "?")
-        value, canonical = getattr(f, "value", "?"), getattr(f, "canonical", "?")
-        segment = getattr(f, "segment", "")
-        how = "inferred from" if getattr(f, "inferred", False) else "seen in"
-        lines.append(f"{variable}={value} (PROTOCOL.md: {canonical}; {how} {segment})")
-    return lines
+def _findings(sock: SocketTCP) -> list[D.Finding]:
+    """What fsm_tcp's end (auto) saw the program bend."""
+    return sock.conn.dialect_findings if sock.conn is not None else []
 
 
 def _read_api(path: Path) -> str:

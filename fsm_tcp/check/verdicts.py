@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PASS, CORRUPT, HANG, CRASH, SLOW, SKIP = "PASS", "CORRUPT", "HANG", "CRASH", "SLOW", "SKIP"
-VERDICTS = (PASS, CORRUPT, HANG, CRASH, SLOW, SKIP)
+#: Not run, because something the scenario needs is missing (no conversation was possible,
+#: or the check's time budget was spent): a finding about the check, not about the fault.
+NOT_RUN = "NOT RUN"
+VERDICTS = (PASS, CORRUPT, HANG, CRASH, SLOW, SKIP, NOT_RUN)
+#: Verdicts that say the program failed the scenario.
+FAILURES = (CORRUPT, HANG, CRASH, SLOW)
 #: Bounds from the no-fault time T0 (seconds), times --timeout-scale: a faulty scenario may
 #: cost a few of the program's retransmission timeouts, which T0 does not show, hence the
 #: slack; a HANG bound several T0 long also covers a close that lingers (D1: 20 s).
@@ -48,6 +53,8 @@ class Facts:
     stderr: str = ""
     peer_error: str = ""  # what fsm_tcp's own end reported, if it failed
     skipped: str = ""  # why the scenario does not apply
+    not_run: str = ""  # why the scenario could not be run
+    killed_for: str = ""  # why the checker killed the program before its bound, if it did
 
 
 @dataclass
@@ -55,6 +62,8 @@ class Verdict:
     verdict: str
     detail: str
     notes: list[str] = field(default_factory=list)
+    #: What the program did not do, in the scenario's own terms (fsm_tcp.check.explain).
+    explanation: str = ""
 
     @property
     def passed(self) -> bool:
@@ -62,6 +71,8 @@ class Verdict:
 
 
 def decide(facts: Facts, bounds: Bounds) -> Verdict:
+    if facts.not_run:
+        return Verdict(NOT_RUN, facts.not_run)
     if facts.skipped:
         return Verdict(SKIP, facts.skipped)
     if facts.timed_out:
@@ -119,6 +130,10 @@ def _crash_detail(facts: Facts) -> str:
     status = facts.exit_status
     assert status is not None
     how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+    if facts.killed_for:
+        how = f"killed: {facts.killed_for}"
+    elif status in (-24, -25):  # SIGXCPU, SIGXFSZ: a resource limit of the sandbox
+        how += " (CPU time limit)" if status == -24 else " (file size limit)"
     return f"{how}; stderr: {last_lines(facts.stderr) or '(empty)'}"
 
 

@@ -1,5 +1,5 @@
-"""fsm-tcp check mutant: length ack plus2."""
+"""fsm-tcp check mutant: a deviation only (the length segment's ACK is s+2, whatever d)."""
 
 from mutant_base import build
 
-SocketTCP = build("length_ack_plus2")
+SocketTCP = build(deviation="length_ack_plus2")

@@ -1,8 +1,10 @@
 """A small course-style SocketTCP (blocking, socket timeouts, PROTOCOL.md's canonical
-arithmetic) with switchable defects, for testing ``fsm-tcp check``.
+arithmetic) with switchable defects and deviations, for testing ``fsm-tcp check``.
 
-Each mutant file beside this one builds the class with at most one defect; the checker
-imports it with this folder on sys.path, as it would a student's helper module.
+Each mutant file beside this one builds the class with at most one defect (fault handling
+the statement requires and the class gets wrong) and at most one deviation (a variable of
+the wire protocol it bends, consistently, as the recorded dialects do); the checker imports
+it with this folder on sys.path, as it would a student's helper module.
 """
 
 from __future__ import annotations
@@ -21,27 +23,40 @@ DEFECTS = frozenset(
         "append_dup",  # a retransmitted data segment is appended again
         "utf8_chunks",  # each chunk is decoded as UTF-8 on arrival
         "split_pipes",  # a datagram is split on every |||, so DATA ends at its first |||
-        "length_ack_plus2",  # the length segment is ACKed with s+2, whatever its digits
         "no_reack_last",  # a repeated last data segment is not re-ACKed after the message
     }
 )
 
 
-def encode(syn: int, ack: int, fin: int, seq: int, data: bytes = b"") -> bytes:
-    return b"%d|||%d|||%d|||%d|||%b" % (syn, ack, fin, seq, data)
+DEVIATIONS = frozenset(
+    {
+        "length_ack_plus2",  # the length segment is ACKed with s+2, whatever its digits
+        "padded",  # every SEQ it sends is zero-padded to 8 digits
+    }
+)
 
 
-def build(defect: str = "") -> type:
+def encode(syn: int, ack: int, fin: int, seq: int, data: bytes = b"", width: int = 0) -> bytes:
+    return b"%d|||%d|||%d|||%0*d|||%b" % (syn, ack, fin, width, seq, data)
+
+
+def build(defect: str = "", deviation: str = "") -> type:
     assert not defect or defect in DEFECTS, defect
+    assert not deviation or deviation in DEVIATIONS, deviation
 
     class SocketTCP(_Base):
         DEFECT = defect
+        DEVIATION = deviation
 
     return SocketTCP
 
 
 class _Base:
     DEFECT = ""
+    DEVIATION = ""
+
+    def _encode(self, syn: int, ack: int, fin: int, seq: int, data: bytes = b"") -> bytes:
+        return encode(syn, ack, fin, seq, data, 8 if self.DEVIATION == "padded" else 0)
 
     def __init__(self, sock: socket.socket | None = None) -> None:
         self.sock = sock or socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -69,7 +84,7 @@ class _Base:
         except ValueError:
             return None
 
-    def _recv(
+    def receive_one(
         self, forever: bool = False
     ) -> tuple[tuple[int, int, int, int, bytes], tuple[str, int]] | None:
         """One segment, or None on timeout."""
@@ -81,7 +96,7 @@ class _Base:
         seg = self.parse(data)
         return (seg, addr) if seg is not None else None
 
-    def _send(self, datagram: bytes) -> None:
+    def transmit(self, datagram: bytes) -> None:
         assert self.peer is not None
         self.sock.sendto(datagram, self.peer)
 
@@ -93,18 +108,18 @@ class _Base:
         x = random.randint(0, 100)
         forever = self.DEFECT == "no_hs_timeout"
         for _ in range(RETRIES):
-            self.sock.sendto(encode(1, 0, 0, x), address)
-            got = self._recv(forever)
+            self.sock.sendto(self._encode(1, 0, 0, x), address)
+            got = self.receive_one(forever)
             if got and got[0][:4] == (1, 1, 0, x + 1):
                 self.peer = got[1]
                 self.seq = self.expected = x + 2
-                self._send(encode(0, 1, 0, x + 2))
+                self.transmit(self._encode(0, 1, 0, x + 2))
                 return
         raise TimeoutError("no SYN-ACK")
 
     def accept(self) -> tuple[_Base, tuple[str, int]]:
         while True:
-            got = self._recv(forever=True)
+            got = self.receive_one(forever=True)
             if got and got[0][:3] == (1, 0, 0):
                 break
         (_, _, _, x, _), client = got
@@ -113,15 +128,15 @@ class _Base:
         conn.peer = client
         forever = self.DEFECT == "no_hs_timeout"
         for _ in range(RETRIES):
-            conn._send(encode(1, 1, 0, x + 1))
-            answer = conn._recv(forever)
+            conn.transmit(self._encode(1, 1, 0, x + 1))
+            answer = conn.receive_one(forever)
             if answer is None:
                 continue
             seg, _ = answer
             if seg[:4] == (0, 1, 0, x + 2):
                 break
             if seg[:3] == (0, 0, 0) and seg[3] == x + 2:
-                conn.stash.append(encode(*seg))  # data at x+2: the client saw our SYN-ACK
+                conn.stash.append(self._encode(*seg))  # data at x+2: the client saw our SYN-ACK
                 break
         else:
             raise TimeoutError("no handshake ACK")
@@ -131,18 +146,18 @@ class _Base:
     # ------------------------------------------------------------------ sending
     def send(self, message: bytes) -> None:
         digits = str(len(message)).encode()
-        length_ack = self.seq + (2 if self.DEFECT == "length_ack_plus2" else len(digits))
-        self._send_and_wait(encode(0, 0, 0, self.seq, digits), length_ack)
-        self.seq += len(digits)
+        length_ack = self.seq + (2 if self.DEVIATION == "length_ack_plus2" else len(digits))
+        self._send_and_wait(self._encode(0, 0, 0, self.seq, digits), length_ack)
+        self.seq = length_ack  # the data goes on from the ACK (s+2 too, for that deviation)
         for i in range(0, len(message), MSS):
             chunk = message[i : i + MSS]
-            self._send_and_wait(encode(0, 0, 0, self.seq, chunk), self.seq + len(chunk))
+            self._send_and_wait(self._encode(0, 0, 0, self.seq, chunk), self.seq + len(chunk))
             self.seq += len(chunk)
 
     def _send_and_wait(self, segment: bytes, ack: int) -> None:
         for _ in range(RETRIES):
-            self._send(segment)
-            while (got := self._recv()) is not None:
+            self.transmit(segment)
+            while (got := self.receive_one()) is not None:
                 seg = got[0]
                 if seg[:3] == (0, 1, 0) and seg[3] == ack:
                     return  # an old or duplicate ACK is not this one
@@ -152,7 +167,7 @@ class _Base:
     def _next_segment(self) -> tuple[int, int, int, int, bytes] | None:
         if self.stash:
             return self.parse(self.stash.pop(0))
-        got = self._recv()
+        got = self.receive_one()
         return got[0] if got else None
 
     def recv(self, buff_size: int) -> bytes:
@@ -179,11 +194,11 @@ class _Base:
                 continue
             if seg[3] == self.expected:
                 self.remaining = int(seg[4])
-                step = 2 if self.DEFECT == "length_ack_plus2" else len(seg[4])
+                step = 2 if self.DEVIATION == "length_ack_plus2" else len(seg[4])
                 self.expected += step
-                self._send(encode(0, 1, 0, self.expected))
+                self.transmit(self._encode(0, 1, 0, self.expected))
                 return
-            self._send(encode(0, 1, 0, self.expected))  # a repeat: ACK again
+            self.transmit(self._encode(0, 1, 0, self.expected))  # a repeat: ACK again
         raise TimeoutError("no length segment")
 
     def _on_data(self, seg: tuple[int, int, int, int, bytes]) -> None:
@@ -197,7 +212,7 @@ class _Base:
             self.expected += len(data)
         elif seg[3] < self.expected and self.DEFECT == "append_dup":
             self.buffer += data
-        self._send(encode(0, 1, 0, self.expected))
+        self.transmit(self._encode(0, 1, 0, self.expected))
 
     # ------------------------------------------------------------------ teardown
     def close(self) -> None:
@@ -206,16 +221,16 @@ class _Base:
             return
         y = self.seq
         for _ in range(3):
-            self._send(encode(0, 0, 1, y))
-            got = self._recv()
+            self.transmit(self._encode(0, 0, 1, y))
+            got = self.receive_one()
             while got is not None and got[0][:3] != (0, 1, 1):
-                got = self._recv()
+                got = self.receive_one()
             if got is not None:
                 break
         for i in range(3):
-            self._send(encode(0, 1, 0, y + 2))
+            self.transmit(self._encode(0, 1, 0, y + 2))
             if i < 2:
-                self._recv()  # one timeout between the copies (a FIN+ACK again is answered)
+                self.receive_one()  # one timeout between the copies (a FIN+ACK again is answered)
         self.sock.close()
 
     def recv_close(self) -> None:
@@ -226,14 +241,14 @@ class _Base:
             if seg[:3] == (0, 0, 1):
                 break
             if seg[:3] == (0, 0, 0) and self.DEFECT != "no_reack_last":
-                self._send(encode(0, 1, 0, self.expected))  # its ACK was lost: ACK again
+                self.transmit(self._encode(0, 1, 0, self.expected))  # its ACK was lost: ACK again
         else:
             self.sock.close()
             return
         y = seg[3]
         for _ in range(3):
-            self._send(encode(0, 1, 1, y + 1))
-            got = self._recv()
+            self.transmit(self._encode(0, 1, 1, y + 1))
+            got = self.receive_one()
             if got is not None and got[0][:3] == (0, 1, 0):
                 break
         self.sock.close()
