@@ -358,6 +358,7 @@ class Sender(Part):
             pos += d.data_seq_gap
         else:
             self.element = 2
+            pos += d.chunk_gap
         off = self.off
         self.element_off = off
         chunk = self.msg[off : off + (wire.chunk or wire.chunk_size(pos))]
