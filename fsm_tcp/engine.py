@@ -999,7 +999,8 @@ class Connection:
         as first answer, retransmission and reply to a duplicate."""
         seg = self._seg
         if seg.fin and not seg.ack:
-            if self.wire.tolerant and not self.rcv.peer_fin:
+            # (a FIN while we close ourselves may be the answer to ours: it shows nothing)
+            if self.wire.tolerant and not self.rcv.peer_fin and not self._close_requested:
                 self.rcv.confirm_data_ack()
                 self.wire.observe_counted("fin_seq_gap", seg.seq - self.num.seq)
                 self.wire.observe("fin_filler", seg.data)
@@ -1131,7 +1132,8 @@ class Connection:
             offsets = (0, 1, 2) if self._seg.fin else (1, 2)
             ys = [y for y in fins if seq - y in offsets]
             self._fin_others = []
-            if len(ys) == 1 and all(a[0] == "fin" for a in answers):
+            combined = self._seg.fin and self._seg.ack  # one FIN+ACK: no shape to guess
+            if combined and len(ys) == 1 and all(a[0] == "fin" for a in answers):
                 self._fin_seq = ys[0]
                 self.wire.observe("fin_seq_gap", ys[0] - self.num.seq)
         if adapt is not None and variants:
