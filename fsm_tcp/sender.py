@@ -66,6 +66,8 @@ class Sender(Part):
         "length_pkt",
         "length_starts",
         "lengths",
+        "lost_from",
+        "lost_to",
         "mode",
         "msg",
         "odd_stamp",
@@ -104,6 +106,10 @@ class Sender(Part):
         self.odd_stamp = -1  # the transmission an unexplained answer was last counted for
         self.cong: Congestion | None = None  # made by the first windowed message
         self.board: SackScoreboard | None = None  # Selective Repeat's view of the receiver
+        # Selective Repeat after a timeout: the segments in flight then that end at or below
+        # lost_to (RFC 6675's RecoveryPoint) and start at or above lost_from (its HighRxt:
+        # what has been resent since) are deemed lost and wait for the window to resend them.
+        self.lost_from = self.lost_to = 0
         self._last_cwnd: tuple[Any, ...] = ()
 
     # ================================================================ for the connection
@@ -182,6 +188,9 @@ class Sender(Part):
         else:
             if self.board is not None:
                 self.board.forget_sacks()  # RFC 2018 8: the receiver may have reneged
+                # RFC 6675 5.1: "RecoveryPoint MUST be set to HighData"; what is in flight
+                # up to it is lost as surely as the oldest (see _resend_lost)
+                self.lost_from, self.lost_to = flight[0][1], flight[-1][1]
             self._resend(0)
         self.timer.arm()
 
@@ -243,7 +252,10 @@ class Sender(Part):
                 if recovering:
                     break  # RFC 5681 3.2 step 6: this ACK deflates cwnd, nothing more
             self._trace_cwnd()
-            self._recover_next_hole()
+            if self.board is not None and self.lost_from < self.lost_to:
+                self._resend_lost()
+            else:
+                self._recover_next_hole()
         self._advance()
 
     def _advance(self) -> None:
@@ -293,6 +305,36 @@ class Sender(Part):
         start = flight[i][0]
         if flight[i][3] >= 0.0 and board.sacked[-1][1] > start:
             self._resend(i)
+
+    def _resend_lost(self) -> None:
+        """Selective Repeat after a timeout, an ACK of new data: resend the segments sent
+        before the timeout and neither acknowledged nor SACKed since, oldest first, as many
+        as the window has room for beside those still in the network.
+
+        Without this, only the oldest was resent on the timer; its ACK slid the window onto
+        the next segment of the same lost flight, which then waited a whole RTO of its own
+        (and collapsed cwnd again): one timeout per lost segment, a window stuck at one or
+        two segments, never three duplicates, and RTOs backed off to seconds at 20% loss.
+        RFC 6675 5.1 and RFC 5681 3.1 (as Linux and ns-3 do after an RTO): every segment
+        outstanding at the timeout and not SACKed is lost, and slow start clocks out its
+        retransmission (NextSeg rule 1, before new data) up to RecoveryPoint."""
+        board, flight = self.board, self.flight
+        assert board is not None
+        lost_from, lost_to = self.lost_from, self.lost_to
+        lost: list[int] = []
+        in_network = len(flight)
+        for i, (start, end, _pkt, _sent) in enumerate(flight):
+            if board.is_sacked(start, end):
+                in_network -= 1  # the receiver holds it: it takes no room (RFC 6675 pipe)
+            elif lost_from <= start and end <= lost_to:
+                lost.append(i)
+                in_network -= 1
+        room = max(0, self._limit() - in_network)
+        for i in lost[:room]:
+            self._resend(i)
+            self.lost_from = flight[i][1]
+        if len(lost) <= room:
+            self.lost_from = lost_to  # all resent: the repair is over (HighRxt reached it)
 
     def _resend(self, i: int) -> None:
         flight = self.flight

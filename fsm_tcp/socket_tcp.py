@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import stat
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .config import Config
 from .engine import Connection
@@ -30,6 +31,26 @@ _CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(Config))
 #: microseconds) and than the sub-millisecond RTO there, short enough to cost nothing when
 #: the peer is idle.
 BUSY_POLL = 0.001
+#: sendfile's message size: large, so that few message boundaries drain the window, and
+#: small enough that a stream of any size costs a few MiB at each end.
+STREAM_MESSAGE = 4 * 1024 * 1024
+#: recvfile takes a message in pieces of this size as they arrive. What the application
+#: waits for is also the receiver's room (segments beyond it are dropped, to be sent
+#: again), so a piece is far larger than receive_buffer: a window arriving while the last
+#: piece is written out always fits.
+STREAM_PIECE = 1024 * 1024
+
+
+class Readable(Protocol):
+    """What sendfile reads: a binary file, or anything with its read(size)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+class Writable(Protocol):
+    """What recvfile writes to: a binary file, or anything with its write()."""
+
+    def write(self, data: bytes, /) -> object: ...
 
 
 def _cpus() -> int:
@@ -43,6 +64,29 @@ def default_busy_poll() -> float:
     """Busy-poll only where the peer can run meanwhile: with one CPU, spinning takes the time
     the peer needs to answer."""
     return BUSY_POLL if _cpus() >= 2 else 0.0
+
+
+def stream_size(file: Readable, offset: int = 0, count: int | None = None) -> int | None:
+    """Bytes sendfile will send, if the file says (a regular file); else ``count``."""
+    try:
+        st = os.fstat(file.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):  # no descriptor (BytesIO) or closed
+        return count
+    if not stat.S_ISREG(st.st_mode):
+        return count
+    left = max(0, st.st_size - offset)
+    return left if count is None else min(count, left)
+
+
+def _shifted(
+    progress: Callable[[int, int | None], None], base: int, total: int | None
+) -> Callable[[int, int], None]:
+    """send's per-message progress as the stream's: ``base`` bytes were sent before."""
+
+    def shown(acked: int, _length: int) -> None:
+        progress(base + acked, total)
+
+    return shown
 
 
 class SocketTCP:
@@ -161,12 +205,65 @@ class SocketTCP:
 
     def recv_message(self) -> bytes | None:
         """The whole next message, or None at the end of the stream (an fsm_tcp extension)."""
-        conn = self._require_conn()
-        self._pump(lambda: conn.next_message_length() is not None or conn.at_eof)
-        size = conn.next_message_length()
+        size = self._next_message_length()
         if size is None:
             return None
         return self.recv(max(size, 1))  # recv(1) of a zero-length message returns b""
+
+    def sendfile(
+        self,
+        file: Readable,
+        offset: int = 0,
+        count: int | None = None,
+        *,
+        mode: str = "stop_and_wait",
+        progress: Callable[[int, int | None], None] | None = None,
+        message_size: int | None = None,
+    ) -> int:
+        """Send ``file`` from ``offset`` (``count`` bytes, or to its end) as a stream of
+        messages of at most ``message_size`` bytes (default STREAM_MESSAGE, never above
+        max_message_size), read one at a time: memory stays bounded whatever the size.
+        Returns the bytes sent, all acknowledged (as ``socket.sendfile``). An empty stream
+        is one empty message, so a stream that fits one message is exactly that message.
+
+        ``progress(acked, total)``, if given, counts the whole stream; ``total`` is None
+        when the size is unknown (a pipe). Each message goes out through ``send``.
+        """
+        size = max(1, min(message_size or STREAM_MESSAGE, self.config.max_message_size))
+        if offset:
+            file.seek(offset)  # type: ignore[attr-defined]  # as socket.sendfile: a file
+        total = stream_size(file, offset, count)
+        sent = 0
+        while True:
+            want = size if count is None else min(size, count - sent)
+            chunk = file.read(want) if want > 0 else b""
+            if not chunk and sent:
+                return sent
+            shown = None if progress is None else _shifted(progress, sent, total)
+            self.send(chunk, progress=shown, mode=mode)
+            sent += len(chunk)
+            if not chunk:
+                return sent
+
+    def recvfile(self, file: Writable, *, message_done: Callable[[int], None] | None = None) -> int:
+        """Write every byte received to ``file`` as it arrives, until the peer closes
+        (then call ``recv_close``); returns the bytes written. Messages are taken in pieces
+        of STREAM_PIECE bytes, so memory stays bounded whatever their size;
+        ``message_done(length)`` is called after each message's last byte is written.
+        """
+        total = 0
+        while (length := self._next_message_length()) is not None:
+            left = length
+            while True:
+                piece = self.recv(max(1, min(left, STREAM_PIECE)))  # recv(1): empty message
+                file.write(piece)
+                left -= len(piece)
+                if left <= 0:
+                    break
+            total += length
+            if message_done is not None:
+                message_done(length)
+        return total
 
     def close(self) -> None:
         """Active close (PROTOCOL.md 4, Host A); also ends a listening socket."""
@@ -218,6 +315,12 @@ class SocketTCP:
             raise MalformedSegment(f"cannot build a segment from {fields!r}: {exc}") from None
 
     # ------------------------------------------------------------------ plumbing
+    def _next_message_length(self) -> int | None:
+        """Wait until the next message's length is known (None: the stream ended)."""
+        conn = self._require_conn()
+        self._pump(lambda: conn.next_message_length() is not None or conn.at_eof)
+        return conn.next_message_length()
+
     def _new_conn(self, name: str) -> Connection:
         if self.conn is not None or self._released:
             raise ConnectionClosed("this SocketTCP is already connected or closed")

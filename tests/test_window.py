@@ -198,6 +198,60 @@ def test_sack_lets_the_sender_resend_only_the_hole_and_never_skip_it() -> None:
     assert conn.seq == d + 4
 
 
+def test_after_a_timeout_selective_repeat_resends_the_rest_of_the_lost_flight() -> None:
+    """RFC 6675 5.1 / RFC 5681 3.1: what was in flight at a timeout and is not SACKed is
+    lost; slow start clocks its retransmission out, one RTO for the whole flight. (Before,
+    only the oldest was resent and every other lost segment waited an RTO of its own.)"""
+    conn, s = established()
+    d = windowed(conn, s, "selective_repeat", cwnd_segments=4)
+    # d, d+4 and d+12 lost; d+8 reaches the receiver, whose duplicate ACK is lost too
+    deadline = conn.get_timer()
+    assert deadline is not None
+    conn.handle_timer(deadline)
+    assert seqs(conn) == [d]  # the timer: the oldest only, cwnd 1 MSS
+    # its ACK opens cwnd to 2 MSS: both holes at once, never the SACKed segment
+    assert ack(conn, d + 4, deadline + 0.01, format_sack([(d + 8, d + 12)])) == [d + 4, d + 12]
+    # their ACK: the repair is over, new data follows
+    sent = ack(conn, d + 16, deadline + 0.02)
+    assert sent and all(seq >= d + 16 for seq in sent)
+    assert conn.stats.retransmissions == 3
+
+
+@pytest.mark.parametrize("cc", ["tahoe", "reno"])
+@pytest.mark.parametrize("seed", range(3))
+def test_selective_repeat_at_20_percent_loss_never_times_out_on_a_segment_left_over(
+    cc: str, seed: int
+) -> None:
+    """The finding: 100 kB at MSS 8 through 20% loss each way, with seconds of silence
+    between retransmissions. After each timeout only the oldest segment was resent, so every
+    other lost one of that flight later timed out on its own (cwnd back to 1 MSS, the RTO
+    backing off). RFC 6675 5.1: none of them may be the subject of a later timeout without
+    having been resent after the previous one."""
+    rng = random.Random(seed)
+    schedule = [Fault("drop") if rng.random() < 0.2 else Fault() for _ in range(20_000)]
+    log: list[dict[str, Any]] = []
+    sent = [rng.randbytes(3000)]
+    cfg = Config(mss=8, cc=cc)  # type: ignore[arg-type]
+    out = run_lifecycle(sent, schedule, config=cfg, mode="selective_repeat", tracer=log.append)
+    assert out.complete and out.client_error is None
+    last_sent: dict[int, float] = {}  # SEQ -> when it last went out
+    previous = -1.0  # the previous timeout
+    timeouts = left_over = 0
+    expired = False
+    for rec in (r for r in log if r["conn"] == "client"):
+        if rec["kind"] == "transition" and rec["machine"] == "congestion":
+            expired = rec["trigger"] == "timeout"
+        elif rec["kind"] == "send" and rec["flags"] == "DATA":
+            if expired:  # the segment the timer resent
+                expired = False
+                timeouts += 1
+                left_over += last_sent[rec["seq"]] < previous
+                previous = rec["t"]
+            last_sent[rec["seq"]] = rec["t"]
+    assert timeouts > 0  # the schedule does exercise the timer
+    assert left_over == 0
+
+
 def test_the_receiver_keeps_out_of_order_segments_and_reports_them() -> None:
     conn = Connection(Config(dialect="canonical"), rng=random.Random(1), name="server")
     conn.listen()

@@ -36,7 +36,7 @@ from .runner import (
 )
 from .sandbox import Limits
 
-__all__ = ["CATALOGUE", "add_arguments", "check", "run"]
+__all__ = ["CATALOGUE", "DESCRIPTION", "EPILOG", "HELP", "add_arguments", "check", "run"]
 
 HELP = "test a program or SocketTCP class against the course's faults"
 DESCRIPTION = textwrap.fill(  # the CLI prints descriptions raw

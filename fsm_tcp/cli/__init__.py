@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import cast
 
 from .. import check, plot
 from ..errors import FsmTcpError
@@ -50,8 +49,7 @@ COMMANDS: tuple[tuple[str, Command], ...] = (
     ("diagram", diagram),
     ("trace", trace),
     ("dialects", dialects),
-    # check's __all__ leaves out HELP, DESCRIPTION and EPILOG, which hides them from mypy
-    ("check", cast(Command, check)),
+    ("check", check),
     ("plot", plot),
 )
 

@@ -12,12 +12,13 @@ if TYPE_CHECKING:
 class ProgressDisplay:
     """Bytes acknowledged, percent, rate and time left on a terminal (rich).
 
+    ``total`` None (a pipe): no percent nor time left, only bytes and rate.
     Redrawn at most ten times a second: the driver calls it once per segment, and a redraw
     costs far more than a segment. No refresh thread (auto_refresh=False): SocketTCP
     busy-polls only while the process runs a single thread.
     """
 
-    def __init__(self, total: int, stream: TextIO) -> None:
+    def __init__(self, total: int | None, stream: TextIO) -> None:
         from rich.console import Console as RichConsole
         from rich.progress import (
             BarColumn,
@@ -43,7 +44,7 @@ class ProgressDisplay:
         self._progress.start()
         self._next_draw = 0.0
 
-    def __call__(self, done: int, _total: int) -> None:
+    def __call__(self, done: int, _total: int | None) -> None:
         now = time.monotonic()
         if now >= self._next_draw:
             self._next_draw = now + 0.1

@@ -90,7 +90,7 @@ class Settings:
             **self.config_options(),
         )
 
-    def progress(self, total: int) -> ProgressDisplay | None:
+    def progress(self, total: int | None) -> ProgressDisplay | None:
         """A progress display on a terminal only, never over --debug's narration."""
         if self.quiet or self.debug or not sys.stderr.isatty():
             return None
