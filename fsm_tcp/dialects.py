@@ -405,21 +405,23 @@ def seq_width_of(field: bytes) -> int:
 # ------------------------------------------------------------------------- the learner
 @dataclass(frozen=True)
 class Finding:
-    """One variable the peer was seen to bend (``hint``: used, not reported as found)."""
+    """One variable the peer was seen to bend (``hint``: used on a hint; ``assumed``: the
+    working value of a variable the peer never showed; neither is reported as found)."""
 
     variable: str
     value: Any
     canonical: Any
     segment: str  # what showed it
     hint: bool = False
+    assumed: bool = False
 
     @property
     def inferred(self) -> bool:
-        """Not seen in a segment of its own (a hint); auto infers nothing else."""
-        return self.hint
+        """Not seen in a segment of its own: a hint, or an assumption auto worked with."""
+        return self.hint or self.assumed
 
     def describe(self) -> str:
-        how = "a hint from" if self.hint else "seen in"
+        how = "a hint from" if self.hint else "assumed:" if self.assumed else "seen in"
         value, canonical = self.value, self.canonical
         return f"{self.variable}={value!r} (canonical {canonical!r}), {how} {self.segment}"
 
@@ -550,6 +552,20 @@ class Adaptation:
         if changed:
             self.log.append(f"assuming {', '.join(f'{k}={v!r}' for k, v in values.items())}: {why}")
         return changed
+
+    def assumed(self) -> list[Finding]:
+        """The working values of variables the peer never showed, where they are not
+        PROTOCOL.md's (what a peer speaking this dialect fixed would need too)."""
+        hinted = {h.variable for h in self.hints}
+        return [
+            Finding(
+                v, getattr(self.current, v), getattr(CANONICAL, v), "the working rule", assumed=True
+            )
+            for v in VARIABLES
+            if v not in self.seen
+            and v not in hinted
+            and getattr(self.current, v) != getattr(CANONICAL, v)
+        ]
 
     def known(self, *variables: str) -> bool:
         return all(v in self.confirmed for v in variables)
@@ -732,7 +748,7 @@ class Rotation:
 
 def describe(findings: Iterable[Finding]) -> str:
     """One line: what the peer was seen to bend, and the profiles that bend it so."""
-    found = [f for f in findings if not f.hint]
+    found = [f for f in findings if not f.inferred]
     if not found:
         return "peer dialect: canonical (no deviation seen)"
     seen = {f.variable: f.value for f in found}

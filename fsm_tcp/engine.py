@@ -562,9 +562,11 @@ class Connection:
 
     @property
     def dialect_findings(self) -> list[D.Finding]:
-        """auto: what the peer was seen to bend (never a hint, never a guess)."""
+        """auto: what the peer was seen to bend; then, marked ``inferred`` and never
+        reported as found, the values auto worked with that the peer never showed (what
+        ``fsm-tcp check`` must speak to it too)."""
         adapt = self.wire.adapt
-        return list(adapt.findings) if adapt is not None else []
+        return [*adapt.findings, *adapt.assumed()] if adapt is not None else []
 
     @property
     def dialect_hints(self) -> list[D.Finding]:
@@ -1157,6 +1159,9 @@ class Connection:
         offset = seq - self._fin_seq
         # auto: an ACK at or below our counter may be a late one of anything before the FIN
         fresh = seq > self.num.seq or self._seg.fin
+        adapt = self.wire.adapt
+        if adapt is not None and not adapt.known("handshake_ack_offset"):
+            fresh = fresh and not 0 <= seq - self._isn <= 3  # or the late handshake ACK
         if offset == self.wire.dialect.last_ack_offset or (
             self.wire.tolerant and 0 <= offset <= 3 and fresh
         ):
