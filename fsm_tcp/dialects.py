@@ -405,23 +405,19 @@ def seq_width_of(field: bytes) -> int:
 # ------------------------------------------------------------------------- the learner
 @dataclass(frozen=True)
 class Finding:
-    """One variable the peer was seen to bend (``hint``: used on a hint; ``assumed``: the
-    working value of a variable the peer never showed; neither is reported as found)."""
+    """One variable the peer was seen to bend; ``inferred``: not seen in a segment of its
+    own (``hint``: used on a hint; else the working value of a variable the peer never
+    showed). Inferred ones are never reported as found."""
 
     variable: str
     value: Any
     canonical: Any
     segment: str  # what showed it
+    inferred: bool = False
     hint: bool = False
-    assumed: bool = False
-
-    @property
-    def inferred(self) -> bool:
-        """Not seen in a segment of its own: a hint, or an assumption auto worked with."""
-        return self.hint or self.assumed
 
     def describe(self) -> str:
-        how = "a hint from" if self.hint else "assumed:" if self.assumed else "seen in"
+        how = "a hint from" if self.hint else "assumed:" if self.inferred else "seen in"
         value, canonical = self.value, self.canonical
         return f"{self.variable}={value!r} (canonical {canonical!r}), {how} {self.segment}"
 
@@ -523,7 +519,8 @@ class Adaptation:
         if variable in self.seen or any(h.variable == variable for h in self.hints):
             return False
         shown = f"{why} (a hint)"
-        self.hints.append(Finding(variable, value, getattr(CANONICAL, variable), shown, True))
+        canonical = getattr(CANONICAL, variable)
+        self.hints.append(Finding(variable, value, canonical, shown, inferred=True, hint=True))
         self.log.append(f"hint: {variable}={value!r} ({why})")
         return self._set({variable: value})
 
@@ -558,9 +555,7 @@ class Adaptation:
         PROTOCOL.md's (what a peer speaking this dialect fixed would need too)."""
         hinted = {h.variable for h in self.hints}
         return [
-            Finding(
-                v, getattr(self.current, v), getattr(CANONICAL, v), "the working rule", assumed=True
-            )
+            Finding(v, getattr(self.current, v), getattr(CANONICAL, v), "the working rule", True)
             for v in VARIABLES
             if v not in self.seen
             and v not in hinted
