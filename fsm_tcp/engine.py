@@ -57,6 +57,10 @@ __all__ = [
 # The sender's and the receiver's machines live with their models (sender.py, receiver.py).
 _LIFE = M.build(M.LIFECYCLE)
 _FIRES_FROM = {t.name: t.fires_from() for t in M.TABLES}
+#: The closer's last segment after each answer to its FIN, as the recorded dialects pair
+#: them (y+1 -> y+2, y -> y, the answerer's own z+1 -> y+1).
+LAST_AFTER = {("fin", 1): 2, ("fin", 0): 0, ("own", 1): 1}
+_FIRES_FROM = {t.name: t.fires_from() for t in M.TABLES}
 
 
 class Connection:
@@ -120,6 +124,15 @@ class Connection:
         self._via_listener = False  # the datagram being handled reached the listener
         self._deferred: list[tuple[bytes, Address]] = []
         self._heard = False  # client: the peer sent more than handshake segments
+        # auto: the trace's share of the learner's log, the SYN's copies and the SYN-ACK's
+        # repeats (the handshake ACK's tries), FIN repeats (the answer's), FIN copies sent
+        # where other rules put it
+        self._logged = 0
+        self._syn_sends = 0
+        self._synack_refusals = D.Refusals()
+        self._synack_at = 0.0
+        self._fin_repeats = 0
+        self._fin_others: list[int] = []
         # The parts hold their owner weakly: a connection dropped (an evicted half-open one,
         # say) is freed at once, not left to the cycle collector.
         owner: Owner = weakref.proxy(self)
@@ -136,6 +149,7 @@ class Connection:
         self.timer.now = now
         self.peer = address
         self._listener_addr = tuple(address)
+        self.wire.client = True
         self._fire("open_active")
 
     def listen(self, now: float = 0.0) -> None:
@@ -239,6 +253,9 @@ class Connection:
         if addr != self._peer_addr and not self._may_adopt(addr):
             stats.foreign += 1
             return
+        if self.wire.reads_short and not data.startswith(b"0|||0|||0|||"):
+            limit = self._read_limit()  # a dialect's small buffer: the rest is lost
+            data = data[:limit]
         if self.tracer is None and self.life == M.ESTABLISHED:
             # The fast path: the two datagrams a transfer is made of, matched as bytes
             # against wire forms prepared when the state was set up, so they skip parsing;
@@ -271,7 +288,8 @@ class Connection:
         if self.life == M.ESTABLISHED and not (seg.syn or seg.fin):
             if seg.ack:
                 self._heard = True
-                self.snd.on_ack(seg)
+                if not self._late_handshake_ack(seg):
+                    self.snd.on_ack(seg)
             else:
                 self._on_data(seg)
                 if self.rcv.held and self.num.seq in self.rcv.held:
@@ -548,7 +566,8 @@ class Connection:
             self.outbox.express = None
         adapt = self.wire.adapt
         assert adapt is not None
-        self.trace("dialect", findings=[f.describe() for f in adapt.findings])
+        log, self._logged = adapt.log[self._logged :], len(adapt.log)
+        self.trace("dialect", findings=[f.describe() for f in adapt.findings], log=log)
 
     @property
     def dialect(self) -> D.Dialect:
@@ -557,9 +576,55 @@ class Connection:
 
     @property
     def dialect_findings(self) -> list[D.Finding]:
-        """auto: what the peer showed that differs from PROTOCOL.md, and what it implied."""
+        """auto: what the peer was seen to bend; then, marked ``inferred`` and never
+        reported as found, the values auto worked with that the peer never showed (what
+        ``fsm-tcp check`` must speak to it too)."""
         adapt = self.wire.adapt
-        return list(adapt.findings) if adapt is not None else []
+        return [*adapt.findings, *adapt.assumed()] if adapt is not None else []
+
+    @property
+    def dialect_hints(self) -> list[D.Finding]:
+        """auto: what it uses on a hint (something another explanation also fits)."""
+        adapt = self.wire.adapt
+        return list(adapt.hints) if adapt is not None else []
+
+    @property
+    def dialect_log(self) -> list[str]:
+        """auto: every rule tried, assumed or hinted, one line each (``--debug``)."""
+        adapt = self.wire.adapt
+        return list(adapt.log) if adapt is not None else []
+
+    def _read_limit(self) -> int:
+        """A dialect that reads control segments with a buffer as long as its own: what it
+        reads of one (its own, numbered as the one it awaits; 3 digits at least)."""
+        flight = self.snd.flight
+        awaited = max(self.num.seq, self._isn, self._fin_seq, self._synack_seq, 100) + 3
+        if flight:
+            awaited = max(awaited, flight[-1][1])
+        d = self.wire.dialect
+        return (
+            d.control_length(awaited)
+            - len(d.control_filler)
+            + max(len(d.control_filler), len(d.fin_filler))
+        )
+
+    def _late_handshake_ack(self, seg: Segment) -> bool:
+        """auto server: the handshake ACK arrives after data that stood for it, before any
+        length was taken: now the counter's start is known."""
+        adapt = self.wire.adapt
+        offset = seg.seq - self._isn
+        if (
+            adapt is None
+            or self._listener_addr
+            or adapt.known("handshake_ack_offset")
+            or self.rcv.len_acks
+            or self.snd.tx != M.TX_IDLE
+            or not 0 <= offset <= 3
+        ):
+            return False
+        self.wire.observe("handshake_ack_offset", offset)
+        self.num.seq = self.num.rcv_nxt = self._isn + offset
+        return True
 
     # ================================================================ per-segment paths
     def _take_express(self, data: bytes, addr: Address) -> None:
@@ -692,23 +757,36 @@ class Connection:
         return self.timer.retries <= self.config.max_retries
 
     def can_retry_close(self, _ev: Any = None) -> bool:
-        return self.timer.retries < self.config.close_tries
+        return self.timer.retries < self.config.close_tries or self._handshake_on_trial()
+
+    def _handshake_on_trial(self) -> bool:
+        """auto client: nothing came back since the SYN-ACK and handshake rules are left to
+        try: the server may not have taken our handshake ACK yet, so the FIN waits too."""
+        adapt = self.wire.adapt
+        return (
+            adapt is not None
+            and self._unanswered_since_handshake()
+            and adapt.tries("handshake") < len(D.RULES["handshake"])
+            and self.timer.retries < self.config.max_retries
+        )
 
     def acks_our_syn(self, _ev: Any = None) -> bool:
         if self.life != M.SYN_SENT:
             return self._seg.seq == self._synack_seq  # a duplicate of the one we took
-        return self.wire.dialect.synack_seq == "client+1" and self._seg.seq == self._isn + 1
+        d = self.wire.dialect
+        return d.synack_seq == "client" and d.synack_offset == 1 and self._seg.seq == self._isn + 1
 
     def numbers_synack_own(self, _ev: Any = None) -> bool:
         """Dialect: the server numbers its SYN-ACK from its own ISN, not x+1 (auto takes
         any number: the SYN-ACK is told by its flags and the listener's host)."""
-        return self.wire.dialect.synack_seq == "own" or self.wire.tolerant
+        d = self.wire.dialect
+        return d.synack_seq == "own" or d.synack_offset != 1 or self.wire.tolerant
 
     def completes_handshake(self, _ev: Any = None) -> bool:
         """The handshake ACK, or (desync a) the first data segment, at the dialect's SEQ."""
         seq = self._seg.seq - self._isn
-        if self.wire.tolerant:  # x+1 (ACK with the SYN-ACK's number), x+2, or data at x+3
-            return 1 <= seq <= 2 or (seq == 3 and not self._seg.ack)
+        if self.wire.tolerant:  # an ACK x..x+3, or (desync a) data up to two further on
+            return 0 <= seq <= 3 or (seq <= 5 and not self._seg.ack)
         d = self.wire.dialect
         if self._seg.ack:
             return seq == d.handshake_ack_offset
@@ -723,8 +801,10 @@ class Connection:
         return self._seg.seq == self._isn
 
     def is_peer_fin(self, _ev: Any = None) -> bool:
+        if self.rcv.peer_fin and self.wire.tolerant:  # auto has it: only a repeat is that FIN
+            return self._seg.seq == self._fin_seq
         gap = self._seg.seq - self.num.seq
-        return gap == self.wire.dialect.fin_seq_gap or (self.wire.tolerant and 0 <= gap <= 1)
+        return gap == self.wire.dialect.fin_seq_gap or (self.wire.tolerant and 0 <= gap <= 2)
 
     def acks_our_fin(self, _ev: Any = None) -> bool:
         return self._close_answer_variant(self._seg.seq) is not None
@@ -753,9 +833,11 @@ class Connection:
     def send_syn(self, _ev: Any = None) -> None:
         cfg = self.config
         self._isn = self._rng.getrandbits(32) if cfg.secure else self._rng.randint(0, 100)
+        self._syn_sends = 1
         self._send_timed(self.wire.ctl(b"1|||0|||0", self._isn))
 
     def resend_syn(self, _ev: Any = None) -> None:
+        self._syn_sends += 1
         self._resend_timed(self.wire.ctl(b"1|||0|||0", self._isn))
 
     def accept_syn(self, _ev: Any = None) -> None:
@@ -765,7 +847,7 @@ class Connection:
             self._learn_format()
         d = self.wire.dialect
         own = d.synack_seq == "own"
-        self._synack_seq = self._rng.randint(0, 100) if own else x + 1
+        self._synack_seq = d.synack_for(x, self._rng.randint(0, 100) if own else 0)
         self.num.seq = self.num.rcv_nxt = x + d.handshake_ack_offset
         self._send_timed(self.wire.ctl(b"1|||1|||0", self._synack_seq))
 
@@ -786,17 +868,48 @@ class Connection:
         self._synack_seq = z = self._seg.seq
         if self.wire.tolerant:
             self._learn_format()
-        if z != self._isn + 1:
-            self.wire.observe("synack_seq", "own")
+            kind, offset = D.synack_rule(self._isn, z)
+            self.wire.observe("synack_seq", kind)
+            if kind == "client":
+                self.wire.observe("synack_offset", offset)
+        self._synack_refusals.restart_with(1)  # a SYN-ACK again: our ACK may be lost
+        self._synack_at = self.timer.now
         self.num.seq = self.num.rcv_nxt = self._isn + self.wire.dialect.handshake_ack_offset
         self._send_handshake_ack()
         self._settle_established()
 
     def send_handshake_ack(self, _ev: Any = None) -> None:
         """The SYN-ACK came again: our handshake ACK did not arrive where it is awaited."""
+        if self._unanswered_since_handshake():
+            self._try_handshake()
         self._send_handshake_ack()
         if self._unanswered_since_handshake():  # each time: the last copy may be lost
             self._help_handshake()  # auto: maybe it awaits the ACK on the listener
+
+    def _try_handshake(self) -> None:
+        """auto client: the server keeps re-sending its SYN-ACK past what our SYN's copies
+        explain, so it does not take our handshake ACK's number: try the next one."""
+        adapt = self.wire.adapt
+        assert adapt is not None
+        refused = self._synack_refusals
+        # copies closer than half an RTO are one (a duplicate); a server that lost our ACK
+        # re-sends its SYN-ACK once or twice before our next copy or our data reaches it
+        if self.timer.now - self._synack_at < self.rto.rto / 2:
+            return
+        self._synack_at = self.timer.now
+        refused.sent()
+        if not refused.standing():
+            return
+        what = f"peer re-sends SYN-ACK seq={self._synack_seq} to ACK seq={self.num.seq}"
+        if not adapt.try_next("handshake", what):
+            return  # every rule tried: the data's own retry bound ends it
+        self.wire.adapted()
+        self._synack_refusals.next_rule()
+        self.num.seq = self.num.rcv_nxt = self._isn + self.wire.dialect.handshake_ack_offset
+        self.snd.renumber()
+        if self.life == M.FIN_WAIT_1:  # an empty conversation: the FIN moves too
+            self._fin_seq = self.wire.dialect.fin_seq_for(self.num.seq)
+        self.timer.retries = 0  # a new question: what is in flight gets its full retries
 
     def _send_handshake_ack(self) -> None:
         ack = self.wire.ctl(b"0|||1|||0", self._isn + self.wire.dialect.handshake_ack_offset)
@@ -815,16 +928,31 @@ class Connection:
         """auto: a handshake segment shows how the peer pads SEQ and fills control DATA."""
         fields = self.wire.evidence.split(b"|||", 4)
         seq, data = fields[3], fields[4]
-        self.wire.observe("seq_width", len(seq) if len(seq) > 1 and seq[:1] == b"0" else 0)
+        self.wire.observe("seq_width", D.seq_width_of(seq))
         self.wire.observe("control_filler", data)
 
     def _learn_handshake(self) -> None:
         """auto, server side: the numbers the client's handshake ACK (or first data) used."""
         seg, x = self._seg, self._isn
-        if self._via_listener:
-            self.wire.observe("handshake_ack_to", "listener")
-        offset = seg.seq - x if seg.ack else min(seg.seq - x, 2)
-        self.wire.observe("handshake_ack_offset", offset)
+        adapt = self.wire.adapt
+        why = "the handshake ACK came to the listener (a client may send a copy there too)"
+        if (
+            self._via_listener
+            and adapt is not None
+            and adapt.hint("handshake_ack_to", "listener", why)
+        ):
+            self.wire.adapted()
+        if seg.ack:
+            offset = seg.seq - x
+            self.wire.observe("handshake_ack_offset", offset)
+        else:  # data instead of the ACK: how its SEQ splits between the two is a guess
+            # (PROTOCOL.md's x+2 where the space allows it; the rest is the length's gap)
+            ahead = seg.seq - x
+            offset = max(min(ahead, 2), ahead - max(D.SPACE["length_seq_gap"]))
+            if self.wire.adapt is not None and self.wire.adapt.assume(
+                {"handshake_ack_offset": offset}, "data came before the handshake ACK"
+            ):
+                self.wire.adapted()
         self.num.seq = self.num.rcv_nxt = x + offset
 
     def process_early_segment(self, _ev: Any = None) -> None:
@@ -865,15 +993,36 @@ class Connection:
 
     def resend_fin(self, _ev: Any = None) -> None:
         self._resend_timed(self.wire.ctl(b"0|||0|||1", self._fin_seq))
+        adapt = self.wire.adapt
+        if (
+            adapt is not None
+            and self.life == M.FIN_WAIT_1
+            and not adapt.known("fin_seq_gap")
+            and self._deviant_numbers()
+        ):
+            # a peer that numbers otherwise may expect its FIN elsewhere: a copy where each
+            # other rule puts it (a strict answerer ignores the others; its answer says
+            # which it took)
+            if not self._fin_others:
+                adapt.log.append(f"trying every FIN gap: no answer to FIN seq={self._fin_seq}")
+                self.wire.adapted()
+            others = [self.num.seq + g for g in D.SPACE["fin_seq_gap"]]
+            self._fin_others = [y for y in others if y != self._fin_seq]
+            for y in self._fin_others:
+                self.outbox.emit(self.wire.ctl(b"0|||0|||1", y))
 
     def answer_fin(self, _ev: Any = None) -> None:
         """The answer to the peer's FIN, in the dialect's shape (FIN+ACK, or ACK then FIN);
         as first answer, retransmission and reply to a duplicate."""
         seg = self._seg
         if seg.fin and not seg.ack:
-            if self.wire.tolerant and not self.rcv.peer_fin:
-                self.wire.observe("fin_seq_gap", seg.seq - self.num.seq)
+            # (a FIN while we close ourselves may be the answer to ours: it shows nothing)
+            if self.wire.tolerant and not self.rcv.peer_fin and not self._close_requested:
+                self.rcv.confirm_data_ack()
+                self.wire.observe_counted("fin_seq_gap", seg.seq - self.num.seq)
                 self.wire.observe("fin_filler", seg.data)
+            elif self.rcv.peer_fin and seg.seq == self._fin_seq:
+                self._fin_repeated()
             self._fin_seq = seg.seq
             self.rcv.peer_fin = True
         d = self.wire.dialect
@@ -884,6 +1033,29 @@ class Connection:
             self.outbox.emit(self.wire.ctl(b"0|||1|||0", answer))
             self.outbox.emit(self.wire.ctl(b"0|||0|||1", answer))
         self.timer.arm()
+
+    def _fin_repeated(self) -> None:
+        """auto: the FIN came again, so our answer may not be in the closer's arithmetic.
+        Tried only with a peer that has shown other numbers than PROTOCOL.md's: from one
+        that has not, a repeat is a lost answer, and trying would make a false finding."""
+        adapt = self.wire.adapt
+        self._fin_repeats += 1
+        if adapt is None or self._fin_repeats < 2 or not self._deviant_numbers():
+            return
+        what = f"peer repeats FIN seq={self._fin_seq}"
+        if adapt.try_next("close_answer", what):
+            self.wire.adapted()
+
+    def _deviant_numbers(self) -> bool:
+        """auto: the peer numbers something otherwise than PROTOCOL.md (seen, or the rule
+        it took): only then is silence or a repeat worth trying another rule for; from a
+        peer that has shown only PROTOCOL.md's numbers it is a loss."""
+        adapt = self.wire.adapt
+        numbers = (*D.NUMBERING, "fin_seq_gap", "handshake_ack_offset", "synack_seq")
+        return adapt is not None and (
+            any(f.variable in numbers for f in adapt.findings)
+            or any(getattr(self.wire.dialect, v) != getattr(D.CANONICAL, v) for v in D.NUMBERING)
+        )
 
     def wait_for_peer_fin(self, _ev: Any = None) -> None:
         self._answered()
@@ -900,6 +1072,7 @@ class Connection:
             self._learn_close_answer()
             if self._seg.fin and not self._seg.ack:
                 self.rcv.peer_fin = True  # four-segment close: this ACKs the peer's own FIN
+                self.wire.observe("close_shape", "ack,fin")
         burst = self.wire.dialect.final_spacing == "burst"
         copies = self._final_copies() if burst else 1
         for _ in range(copies):
@@ -928,31 +1101,85 @@ class Connection:
         )
 
     def _close_answer_variant(self, seq: int) -> tuple[str, int] | None:
-        """(base, offset) by which ``seq`` answers our FIN: the dialect's, or (auto) any
-        recorded one: y+1, y, or the peer's own z+1."""
+        """(base, offset) by which ``seq`` answers our FIN: the dialect's, or (auto) the
+        first rule of the space that gives it."""
+        variants = self._close_answer_variants(seq)
+        return variants[0] if variants else None
+
+    def _close_answer_variants(self, seq: int) -> list[tuple[str, int]]:
+        """Every (base, offset) by which ``seq`` answers our FIN, the working one first."""
+        found = [(base, offset) for base, offset, _y in self._close_answers(seq)]
+        return list(dict.fromkeys(found))
+
+    def _close_answers(self, seq: int) -> list[tuple[str, int, int]]:
+        """Every (base, offset, y) by which ``seq`` answers our FIN at y (auto may have
+        sent copies of it at other numbers), the working rule first."""
         d = self.wire.dialect
-        if seq == self._close_answer_seq():
-            return d.close_base, d.close_answer_offset
+        variants = [(d.close_base, d.close_answer_offset)]
         if self.wire.tolerant:
-            # an ACK numbered y could be a late ACK of our data: only a FIN+ACK says y
-            variants = (
-                (("fin", 1), ("fin", 0), ("own", 1)) if self._seg.fin else (("fin", 1), ("own", 1))
-            )
-            for base, offset in variants:
-                if seq == (self._fin_seq if base == "fin" else self._synack_seq) + offset:
-                    return base, offset
-        return None
+            # A FIN+ACK is an answer in any rule of the space. A plain ACK at or below our
+            # counter may be a late ACK of our data; above it, it is taken from a peer whose
+            # SYN-ACK was in its own numbering (its answer is), or once the shape is known (a
+            # FIN numbered as the answer shows it): else it may be a late ACK of our data in
+            # another arithmetic.
+            own = d.synack_seq == "own"
+            if self._seg.fin:
+                variants += [(b, k) for k in (1, 0, 2) for b in ("fin", "own")]
+            elif seq > self.num.seq:
+                shaped = d.close_shape == "ack,fin"
+                variants += [
+                    (b, k) for k in (1, 2) for b in ("fin", "own") if (own and b == "own") or shaped
+                ]
+        found: list[tuple[str, int, int]] = []
+        for base, offset in variants:
+            for y in (self._fin_seq, *self._fin_others):
+                at = (y if base == "fin" else self._synack_seq) + offset
+                if seq == at and (base, offset, y) not in found:
+                    found.append((base, offset, y))
+        return found
 
     def _learn_close_answer(self) -> None:
-        variant = self._close_answer_variant(self._seg.seq)
-        if self.wire.tolerant and variant is not None:
-            self.wire.observe("close_base", variant[0])
-            self.wire.observe("close_answer_offset", variant[1])
+        answers = self._close_answers(self._seg.seq)
+        variants = [(base, offset) for base, offset, _y in answers]
+        adapt = self.wire.adapt
+        if adapt is not None and answers and self._fin_others:
+            # the copy of our FIN it answers, if only one is a small offset away (one in the
+            # answerer's own numbering says nothing of which)
+            seq, fins = self._seg.seq, (self._fin_seq, *self._fin_others)
+            offsets = (0, 1, 2) if self._seg.fin else (1, 2)
+            ys = [y for y in fins if seq - y in offsets]
+            self._fin_others = []
+            combined = self._seg.fin and self._seg.ack  # one FIN+ACK: no shape to guess
+            if combined and len(ys) == 1 and all(a[0] == "fin" for a in answers):
+                self._fin_seq = ys[0]
+                self.wire.observe("fin_seq_gap", ys[0] - self.num.seq)
+        if adapt is not None and variants:
+            variant = variants[0]
+            if len(variants) == 1:
+                self.wire.observe("close_base", variant[0])
+                self.wire.observe("close_answer_offset", variant[1])
+            elif adapt.assume(
+                {"close_base": variant[0], "close_answer_offset": variant[1]},
+                f"the answer to FIN {self._seg.seq} fits {variants}",
+            ):
+                self.wire.adapted()
+            # the answerer closes whatever our last segment says, so its number cannot be
+            # learnt: take the one the recorded dialects pair with this answer
+            last = LAST_AFTER.get(variant, variant[1] + 1)
+            if adapt.assume({"last_ack_offset": last}, f"the answer to FIN was {variant}"):
+                self.wire.adapted()
 
     def _last_ack_variant(self, seq: int) -> int | None:
         """The offset from y by which ``seq`` is the closer's last segment."""
         offset = seq - self._fin_seq
-        if offset == self.wire.dialect.last_ack_offset or (self.wire.tolerant and 0 <= offset <= 2):
+        # auto: an ACK at or below our counter may be a late one of anything before the FIN
+        fresh = seq > self.num.seq or self._seg.fin
+        adapt = self.wire.adapt
+        if adapt is not None and not adapt.known("handshake_ack_offset"):
+            fresh = fresh and not 0 <= seq - self._isn <= 3  # or the late handshake ACK
+        if offset == self.wire.dialect.last_ack_offset or (
+            self.wire.tolerant and 0 <= offset <= 3 and fresh
+        ):
             return offset
         return None
 

@@ -29,3 +29,8 @@ class MessageTooLarge(FsmTcpError):
 
 class ProtocolViolation(FsmTcpError):
     """The peer broke the contract in a way that cannot be repaired (e.g. closed mid-message)."""
+
+
+class DialectUnknown(FsmTcpError):
+    """auto met a peer whose arithmetic no rule of the dialect space explains (the message
+    says what the peer did); ``--dialect`` names one explicitly."""

@@ -92,7 +92,9 @@ class Wire:
     __slots__ = (
         "adapt",
         "at_start",
+        "byte_numbered",
         "chunk",
+        "client",
         "dialect",
         "evidence",
         "f_ack",
@@ -102,6 +104,7 @@ class Wire:
         "helped",
         "mss",
         "on_change",
+        "reads_short",
         "tolerant",
         "traced",
     )
@@ -128,7 +131,9 @@ class Wire:
         self.helped = False
         self.dialect = dialect
         self.f_ack = self.f_data = self.f_chunk = b""
-        self.fast_ok = self.at_start = False
+        self.fast_ok = self.at_start = self.byte_numbered = self.reads_short = False
+        #: this end connected (it is the client): it numbers its handshake ACK itself
+        self.client = False
         self.chunk = mss
         self._prepare()
 
@@ -142,11 +147,19 @@ class Wire:
         self.f_chunk = self.f_data + b"%b"  # SEQ and DATA in one formatting, one allocation
         #: a data segment's SEQ is where its data starts (else where it ends)
         self.at_start = d.data_seq == "start"
+        #: chunks numbered as PROTOCOL.md numbers them (SEQ = start, ACK = SEQ + len)
+        self.byte_numbered = d.byte_numbered
         #: the size of every chunk, or 0 where it depends on the SEQ (``chunk_size``)
         self.chunk = self.mss if d.max_datagram is None else 0
         #: byte matching and express answers (PROTOCOL.md numbering, whole segments,
         #: and no tracer, which must see every segment parsed)
-        self.fast_ok = self.at_start and d.max_datagram is None and not self.traced
+        # auto matches bytes only once the peer has confirmed how it numbers data: the
+        # segments that show it must take the general path
+        adapt = self.adapt
+        known = adapt is None or adapt.known(*D.DATA_NUMBERING)
+        self.fast_ok = d.byte_numbered and d.max_datagram is None and not self.traced and known
+        #: a fixed dialect that reads control segments with a buffer as long as its own
+        self.reads_short = d.control_read == "own" and adapt is None
 
     def ctl(self, flags: bytes, seq: int) -> bytes:
         """A control segment (``flags`` as ``b"S|||A|||F"``) in the working dialect."""
@@ -181,6 +194,14 @@ class Wire:
         adapt = self.adapt
         return adapt is None or ("data_seq" if receiving else "length_ack") in adapt.confirmed
 
+    def numbering_known(self, length: bool = False) -> bool:
+        """Every number of a message's data can be computed before its predecessors are
+        answered (PROTOCOL.md 6's condition of windowed sending, in any dialect): a fixed
+        dialect's, or auto's once the peer has confirmed it (``length``: the length ACK's
+        arithmetic too, else the chunks wait for the length's ACK)."""
+        adapt = self.adapt
+        return adapt is None or adapt.known(*D.NUMBERING[0 if length else 2 :])
+
     def unconfirmed(self, variable: str) -> bool:
         """auto has not yet seen ``variable`` (False for a fixed dialect: nothing to learn)."""
         adapt = self.adapt
@@ -190,6 +211,17 @@ class Wire:
         """auto: the peer showed ``variable`` = ``value`` in the segment being handled."""
         adapt = self.adapt
         if adapt is not None and adapt.observe(variable, value, self.evidence):
+            self.adapted()
+
+    def observe_counted(self, variable: str, value: Any) -> None:
+        """auto: ``value`` was read off the shared counter. A server that took data for
+        the handshake ACK only assumed where the counter starts: then so is this."""
+        adapt = self.adapt
+        if adapt is None:
+            return
+        if self.client or adapt.known("handshake_ack_offset"):
+            self.observe(variable, value)
+        elif adapt.assume({variable: value}, "counted from an assumed start"):
             self.adapted()
 
     def adapted(self) -> None:

@@ -14,6 +14,7 @@ the calls back to its connection); the application's side gets only the buffer a
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from . import dialects as D
@@ -32,19 +33,23 @@ class Receiver(Part):
     """One connection's incoming messages and the ACKs that answer them."""
 
     __slots__ = (
+        "ack_rot",
         "announced",
         "bounds",
         "buf",
         "closed",
         "draining",
         "first",
+        "first_base",
+        "first_chunk",
         "head",
         "head_seq",
         "held",
         "len_acks",
-        "len_repeats",
+        "len_rot",
         "len_seg",
         "length_seg",
+        "maybe",
         "peer_fin",
         "pending_ack",
         "pos",
@@ -68,7 +73,13 @@ class Receiver(Part):
         self.head_seq = -1
         self.first = True  # the next chunk is the first of its message
         self.len_seg = (-1, b"")  # the current message's length segment (SEQ, DATA)
-        self.len_repeats = 0
+        # auto: our ACK arithmetic on trial (the length's, the first chunk's), the first
+        # chunk taken, and a segment seen once where only another rule puts it
+        self.len_rot: D.Rotation | None = None
+        self.ack_rot: D.Rotation | None = None
+        self.first_chunk = (-1, b"")
+        self.first_base = -1
+        self.maybe: tuple[int, bytes] | None = None
         self.len_acks: set[int] = set()  # the ACKs we sent for the current length
         #: Out-of-order segments by SEQ (PROTOCOL.md 6): DATA, and the datagram it came in
         #: (what auto cites if it learns from it once it is taken in order).
@@ -194,10 +205,12 @@ class Receiver(Part):
         else:
             out.express = None
 
-    def _accept_chunk(self, start: int, n: int) -> None:
-        """Bookkeeping of an in-order chunk whose bytes are already in the buffer."""
+    def _accept_chunk(self, wire_seq: int, n: int) -> None:
+        """Bookkeeping of an in-order chunk (its SEQ as sent) whose bytes are already in the
+        buffer: its ACK by the working dialect's arithmetic."""
         num, wire, out = self.num, self.wire, self.out
-        num.seq = num.rcv_nxt = seq = start + n
+        seq = wire_seq + n if wire.byte_numbered else wire.dialect.chunk_ack(wire_seq, n)
+        num.seq = num.rcv_nxt = seq
         self.remaining -= n
         self.first = False
         if self.held or self.draining:
@@ -222,7 +235,8 @@ class Receiver(Part):
             return
         start = self._chunk_start(seg)
         if start is None:
-            self.stale_or_ahead(seg)
+            if self.owner.life == M.ESTABLISHED:  # (auto may have given up)
+                self.stale_or_ahead(seg)
         else:
             self._on_chunk(seg, start)
 
@@ -248,83 +262,181 @@ class Receiver(Part):
             self.ack(num.rcv_nxt)
 
     def _is_next_length(self, seg: Segment) -> bool:
-        seq = self.num.seq
-        if self._next_length_from(seg, seq):
+        if self._next_length_from(seg, self.num.seq):
             return True
         if self.wire.tolerant and self.first:  # after an empty message: the sender may have
-            for base in sorted(self.len_acks - {seq}):  # taken another of our ACKs
+            for base in sorted(self.len_acks - {self.num.seq}):  # taken another of our ACKs
                 if self._next_length_from(seg, base):
                     self._took_length_ack(base)
                     return True
         return False
 
     def _next_length_from(self, seg: Segment, base: int) -> bool:
-        wire = self.wire
         gap = seg.seq - base
-        if gap == wire.dialect.length_seq_gap:
-            if wire.tolerant:
-                wire.observe("length_seq_gap", gap)
+        adapt = self.wire.adapt
+        if gap == self.wire.dialect.length_seq_gap:
+            if adapt is None:
+                return True
+            if not seg.data.isdigit() or (seg.seq, seg.data) == self.first_chunk:
+                return False  # auto: a repeat of the last chunk, not a length
+            self.confirm_data_ack()
+            self.wire.observe_counted("length_seq_gap", gap)
             return True
-        if not wire.unconfirmed("length_seq_gap"):
+        if adapt is None or adapt.known("length_seq_gap") or not seg.data.isdigit():
             return False
-        if 0 <= gap <= 1 and seg.data.isdigit():
-            wire.observe("length_seq_gap", gap)
+        # another gap of the space: taken only when the sender repeats it (a segment seen
+        # once there could be a reordered chunk of a windowed sender)
+        if gap in D.SPACE["length_seq_gap"] and self._seen_twice(seg):
+            self.confirm_data_ack()
+            self.wire.observe_counted("length_seq_gap", gap)
             return True
         return False
 
+    def _seen_twice(self, seg: Segment) -> bool:
+        """auto: ``seg`` is where only a rule other than the working one puts it; the bytes
+        are taken at its second arrival (the sender repeats what was not ACKed)."""
+        key = (seg.seq, seg.data)
+        if self.maybe == key:
+            self.maybe = None
+            return True
+        self.maybe = key
+        return False
+
     def _chunk_start(self, seg: Segment) -> int | None:
-        """Where the chunk ``seg`` starts, if it is the next one expected (else None)."""
-        wire, seq = self.wire, self.num.seq
-        d, n = wire.dialect, len(seg.data)
-        start = seq + d.data_seq_gap if self.first else seq
-        if seg.seq == (start if d.data_seq == "start" else start + n):
-            if self.first and wire.tolerant:
-                self._first_chunk_numbering(d.data_seq, d.data_seq_gap, seq)
-            return start
-        adapt = wire.adapt
-        if adapt is None or not self.first:
+        """The SEQ of ``seg`` if it is the next chunk expected (else None); auto settles
+        what it shows of the sender's numbering here."""
+        d, n = self.wire.dialect, len(seg.data)
+        if seg.seq == d.chunk_seq(d.chunk_pos(self.num.seq, self.first), n):
+            if self.wire.adapt is not None:
+                self._numbering_shown(seg, self.num.seq, d.data_seq, None)
+            return seg.seq
+        adapt = self.wire.adapt
+        if adapt is None or seg.seq < self.num.rcv_nxt or (seg.seq, seg.data) == self.len_seg:
+            return None  # stale: a repeat of what we have
+        if not self.first:
+            # a following chunk further on than the working gap says
+            if adapt.known("chunk_gap"):
+                return None
+            for gap in D.SPACE["chunk_gap"]:
+                if seg.seq == d.chunk_seq(self.num.seq + gap, n) and self._seen_twice(seg):
+                    self.confirm_data_ack()
+                    self.wire.observe("chunk_gap", gap)
+                    return seg.seq
             return None
-        # auto, first chunk of a message: the sender continues from whichever of our length
-        # ACKs it took, numbered as some profile consistent with what was seen numbers it
-        numberings = {(d.data_seq, d.data_seq_gap)}
-        if "data_seq" not in adapt.confirmed:
-            numberings |= adapt.candidates("data_seq", "data_seq_gap")
-        # ... or from its own count, whatever we ACKed (one recorded sender does so)
+        # the first chunk of a message: the sender goes on from whichever of our length
+        # ACKs it took (or from its own count, as one recorded sender does), numbered by
+        # some rule of the space
         s, digits = self.len_seg[0], len(self.len_seg[1])
-        for base in sorted(self.len_acks | {s + digits}):
-            for numbering, gap in sorted(numberings):
-                start = base + gap
-                if seg.seq == (start if numbering == "start" else start + n):
-                    self._first_chunk_numbering(numbering, gap, base)
-                    return start
+        # the ACK it has now first, then the others we sent, then its own count
+        bases = [self.num.seq, *sorted(self.len_acks - {self.num.seq}), s + digits]
+        for base in dict.fromkeys(bases):
+            for numbering, gap in D.first_chunk_rules(seg.seq, n, base):
+                if adapt.known("data_seq_gap") and gap != d.data_seq_gap:
+                    continue
+                if not self._seen_twice(seg):
+                    return None  # taken when it comes again
+                self._numbering_shown(seg, base, numbering, gap)
+                return seg.seq
+        self._unexplained(seg)
         return None
 
-    def _first_chunk_numbering(self, numbering: str, gap: int, base: int) -> None:
-        """auto: the first chunk shows how the sender numbers data and which of our length
-        ACKs it took."""
-        self.wire.observe("data_seq", numbering)
-        self.wire.observe("data_seq_gap", gap)
+    def _numbering_shown(self, seg: Segment, base: int, numbering: str, gap: int | None) -> None:
+        """auto: ``seg`` is the next chunk, numbered ``numbering`` from ``base``. A first
+        chunk shows which length ACK the sender took; how it places data and wants it
+        ACKed stays a working rule (``ack_rot``) until its next segment confirms it."""
+        adapt = self.wire.adapt
+        assert adapt is not None
+        if not self.first:
+            self.confirm_data_ack()
+            if not adapt.known("chunk_gap"):
+                adapt.confirm(self.wire.evidence, "chunk_gap")
+                self.wire.adapted()
+            return
         self._took_length_ack(base)
+        if adapt.known("data_seq", "data_ack", "data_seq_gap"):
+            return
+        d = adapt.current
+        n = len(seg.data)
+        first = (numbering, d.data_seq_gap if gap is None else gap)
+        places = [first] + [p for p in D.first_chunk_rules(seg.seq, n, base) if p != first]
+        self.first_chunk = (seg.seq, seg.data)
+        self.first_base = base
+        every = [[(kind, g, k) for kind, k in D.ack_rules_for(kind)] for kind, g in places]  # type: ignore[arg-type]
+        rules = _round_robin(every, self._ack_of, (d.data_seq, d.data_seq_gap, d.data_ack))
+        self.ack_rot = D.Rotation(rules, cycles=3)
+        self._assume_data_rule(rules[0], "a first chunk")
+
+    def _twins(self, rule: tuple[str, int, int]) -> bool:
+        """Another rule places the first chunk where ``rule`` does and ACKs it the same:
+        what the sender did does not tell them apart (a 1-byte chunk, say)."""
+        seq, data = self.first_chunk
+        ack = self._ack_of(rule)
+        return (
+            sum(
+                self._ack_of((kind, gap, k)) == ack
+                for place, gap in D.first_chunk_rules(seq, len(data), self.first_base)
+                for kind, k in D.ack_rules_for(place)
+            )
+            > 1
+        )
+
+    def _ack_of(self, rule: tuple[str, int, int]) -> int:
+        seq, data = self.first_chunk
+        return seq + (len(data) if rule[0] == "start" else 0) + rule[2]
+
+    def _assume_data_rule(self, rule: tuple[str, int, int], why: str) -> None:
+        adapt = self.wire.adapt
+        assert adapt is not None
+        values = {"data_seq": rule[0], "data_seq_gap": rule[1], "data_ack": rule[2]}
+        if adapt.assume(values, why):
+            self.wire.adapted()
+
+    def confirm_data_ack(self) -> None:
+        """auto: the sender moved on from the first chunk where our ACK of it said (its
+        next chunk, length or FIN is there): the working data arithmetic is its own."""
+        adapt = self.wire.adapt
+        if adapt is None or self.ack_rot is None:
+            return
+        self.ack_rot = None
+        d = adapt.current
+        if self._twins((d.data_seq, d.data_seq_gap, d.data_ack)):
+            return  # the next message's first chunk may tell (a 1-byte chunk cannot)
+        self.wire.observe("data_seq_gap", d.data_seq_gap)
+        self.wire.observe("data_seq", d.data_seq)
+        self.wire.observe("data_ack", d.data_ack)
+        self.wire.adapted()  # confirmed: the byte matching may start
 
     def _took_length_ack(self, base: int) -> None:
         """auto: the sender went on from ``base``, one of the ACKs we sent for its length
-        segment: that is the arithmetic it takes, and where the count stands."""
-        wire, num = self.wire, self.num
+        segment (or its own count): the length-ACK rule that gives it, when only one does,
+        is its own; the count stands there."""
         s, digits = self.len_seg[0], len(self.len_seg[1])
-        adapt = wire.adapt
+        adapt = self.wire.adapt
         assert adapt is not None
-        # with 2 digits, s+2 is both PROTOCOL.md's s+d and a fixed +2: it confirms nothing
-        ambiguous = len(D.length_ack_fits(s, digits, base)) > 1
-        if base == wire.dialect.length_ack_for(s, digits) and "length_ack" not in adapt.trying:
-            if not ambiguous:  # what we use fits (seen or inferred)
-                adapt.accepted("length_ack", wire.evidence)
-        elif base == s + digits:
-            wire.observe("length_ack", None)  # PROTOCOL.md's arithmetic: a probe withdrawn
-        else:
-            wire.observe("length_ack", base - s)
-        if ambiguous:
-            adapt.confirmed.discard("length_ack")
-        num.seq = num.rcv_nxt = base
+        rules = D.length_ack_rules(s, digits, base)
+        if len(rules) == 1:
+            self.wire.observe("length_ack", rules[0])
+        elif rules and adapt.assume({"length_ack": rules[0]}, "the sender took that ACK"):
+            self.wire.adapted()
+        self.len_rot = None
+        self.num.seq = self.num.rcv_nxt = base
+
+    def _unexplained(self, seg: Segment) -> None:
+        """auto: a first chunk no rule of the space places. The sender repeats it; after
+        the limit, the one-line diagnosis."""
+        adapt = self.wire.adapt
+        assert adapt is not None
+        if adapt.known("data_seq", "data_seq_gap", "length_ack"):
+            return  # a known peer: an out-of-place segment, not a new arithmetic
+        n = len(seg.data)
+        what = f"peer sends DATA seq={seg.seq} ({n} bytes) after our ACK {self.num.rcv_nxt}"
+        if adapt.unexplained(what):
+            self._give_up(what, "numbering")
+
+    def _give_up(self, what: str, family: str) -> None:
+        adapt = self.wire.adapt
+        assert adapt is not None
+        self.owner.abort(adapt.give_up(what, family))
 
     def in_window(self, seg: Segment) -> bool:
         """Secure mode: only a repeat of recent data is answered; anything ahead of what we
@@ -338,10 +450,13 @@ class Receiver(Part):
             stats.out_of_window += 1  # secure: dropped without a word (no ACK to reflect)
             return
         # a chunk numbered by its end repeats with the number we last ACKed
-        top = num.rcv_nxt + (self.wire.dialect.data_seq == "end" and self.rx == M.RX_DATA)
+        top = num.rcv_nxt + (self.wire.dialect.data_seq == "end")
         if seg.seq < top or (seg.seq < num.seq and self.owner.tx == M.TX_IDLE):
             stats.duplicates_received += 1
             self._maybe_rotate_length_ack(seg)
+            self._maybe_rotate_data_ack(seg)
+            if self.owner.life != M.ESTABLISHED:
+                return  # auto gave up
             if self.rx == M.RX_DATA:
                 self.reack_stale()  # same stage on both sides: bookkeeping, no trigger
             else:
@@ -377,25 +492,44 @@ class Receiver(Part):
 
     def _maybe_rotate_length_ack(self, seg: Segment) -> None:
         """auto: the sender keeps repeating the length segment we ACKed, so it does not take
-        our ACK's arithmetic: every second repeat, try the next one (dialects.PROBES)."""
-        wire = self.wire
-        if not (self.first and (seg.seq, seg.data) == self.len_seg and wire.tolerant):
+        our ACK's arithmetic: try the next one (``dialects.Rotation``)."""
+        rot = self.len_rot
+        if rot is None or not self.first or (seg.seq, seg.data) != self.len_seg:
             return
-        self.len_repeats += 1
-        adapt = wire.adapt
-        if self.len_repeats % 2 or adapt is None:
+        adapt = self.wire.adapt
+        assert adapt is not None
+        if not rot.repeated(self.timer.now, self.timer.rto.rto / 2):
             return
-        before = wire.dialect.length_ack_for(seg.seq, len(seg.data))
-        for _ in D.PROBES["length_ack"]:  # the next arithmetic that gives another number
-            if not adapt.probe("length_ack"):
-                return
-            if adapt.current.length_ack_for(seg.seq, len(seg.data)) != before:
-                break
-        wire.adapted()
-        num = self.num
-        num.seq = num.rcv_nxt = wire.dialect.length_ack_for(seg.seq, len(seg.data))
-        self.len_acks.add(num.seq)
-        self.head = NEVER
+        if rot.exhausted:
+            length = seg.data.decode("latin-1")
+            what = f'peer repeats LENGTH seq={seg.seq} ("{length}") whatever we ACK'
+            adapt.tried["length_ack"] = [{"length_ack": r} for r in rot.rules] * rot.cycles
+            self._give_up(what, "length_ack")
+            return
+        if adapt.assume({"length_ack": rot.rule}, f"the sender repeats {seg.data!r}"):
+            self.wire.adapted()
+        self.num.seq = self.num.rcv_nxt = self.wire.dialect.length_ack_for(seg.seq, len(seg.data))
+        self.len_acks.add(self.num.seq)
+        self.head = b"\xff"
+
+    def _maybe_rotate_data_ack(self, seg: Segment) -> None:
+        """auto: the sender keeps repeating the first chunk we took, so our ACK of it is
+        not in its arithmetic: try the next rule its SEQ allows."""
+        rot = self.ack_rot
+        if rot is None or (seg.seq, seg.data) != self.first_chunk:
+            return
+        if not rot.repeated(self.timer.now, self.timer.rto.rto / 2):
+            return
+        adapt = self.wire.adapt
+        assert adapt is not None
+        if rot.exhausted:
+            what = f"peer repeats DATA seq={seg.seq} ({len(seg.data)} bytes) whatever we ACK"
+            adapt.tried["data_ack"] = [{"rule": r} for r in rot.rules] * rot.cycles
+            self._give_up(what, "data_ack")
+            return
+        self._assume_data_rule(rot.rule, f"the sender repeats {seg.seq}")
+        self.num.seq = self.num.rcv_nxt = self.wire.dialect.chunk_ack(seg.seq, len(seg.data))
+        self.head = b"\xff"
 
     def _on_length(self, seg: Segment) -> None:
         data = seg.data
@@ -459,7 +593,18 @@ class Receiver(Part):
         num.seq = num.rcv_nxt = self.wire.dialect.length_ack_for(seg.seq, len(seg.data))
         self.len_seg = (seg.seq, seg.data)
         self.len_acks = {num.seq}
-        self.len_repeats = 0
+        adapt = self.wire.adapt
+        if adapt is not None and not adapt.known("length_ack"):
+            rules: list[Any] = []
+            for rule in D.SPACE["length_ack"]:  # distinct numbers, the working rule first
+                ack = seg.seq + (len(seg.data) if rule is None else rule)
+                if ack not in [seg.seq + (len(seg.data) if r is None else r) for r in rules]:
+                    rules.append(rule)
+            working = self.wire.dialect.length_ack
+            k = rules.index(working) if working in rules else 0
+            self.len_rot = D.Rotation(rules[k:] + rules[:k], cycles=3)
+        else:
+            self.len_rot = None
         self.first = True
         self.ack(num.seq, in_order=True)
         self.bounds.append(self.announced)
@@ -491,3 +636,19 @@ class Receiver(Part):
             )
         )
         self.remaining = 0
+
+
+def _round_robin(lists: list[list[Any]], value: Callable[[Any], int], working: Any) -> list[Any]:
+    """The rules of each list in turn (the first of each, then the second ...), one per
+    distinct ``value`` (the ACK it makes), the ``working`` one first if present."""
+    out: list[Any] = []
+    values: set[int] = set()
+    for k in range(max(len(rules) for rules in lists)):
+        for rules in lists:
+            if k < len(rules) and value(rules[k]) not in values:
+                values.add(value(rules[k]))
+                out.append(rules[k])
+    for i, rule in enumerate(out):
+        if rule == working:
+            return [rule, *out[:i], *out[i + 1 :]]
+    return out

@@ -99,6 +99,9 @@ class Console:
                 f"{t} {who}    window {r.get('window')} segments, cwnd {r.get('cwnd')} B, "
                 f"ssthresh {'unset' if ssthresh is None else f'{ssthresh} B'}, {r.get('state')}"
             )
-        if kind == "dialect" and r.get("findings"):
-            return f"{t} {who}    dialect: {r['findings'][-1]}"
+        if kind == "dialect":  # auto: each rule tried or assumed, then what it found
+            said = [f"{t} {who}    dialect: {line}" for line in r.get("log", ())]
+            if r.get("findings"):
+                said.append(f"{t} {who}    dialect: {r['findings'][-1]}")
+            return "\n".join(said) or None
         return None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import strategies as st
 
+from fsm_tcp import dialects as D
 from fsm_tcp.sim import DELAY, DELIVER, DROP, DUPLICATE, Fault
 
 #: Extra latencies, in seconds: below, around and far above a loopback RTO.
@@ -33,3 +36,15 @@ buff_sizes = st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_si
 
 def drops(schedule: list[Fault]) -> int:
     return sum(1 for f in schedule if f.kind == DROP)
+
+
+def _dialect(values: dict[str, Any]) -> D.Dialect:
+    if values["data_seq"] == "segment" and values["data_ack"] == 0:
+        values["data_ack"] = 1  # outside the space: an ACK that does not move past its SEQ
+    return D.Dialect(name="drawn", summary="drawn from the space", **values)
+
+
+#: A dialect drawn from the whole space (dialects.SPACE), not only the recorded profiles.
+dialects = st.fixed_dictionaries({v: st.sampled_from(D.SPACE[v]) for v in D.VARIABLES}).map(
+    _dialect
+)

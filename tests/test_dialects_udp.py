@@ -14,7 +14,7 @@ from test_cli import announced_port, background, run
 from fsm_tcp import SocketTCP
 from fsm_tcp import dialects as D
 
-NAMES = [*D.PROFILES, D.SYNTHETIC.name]
+NAMES = [*D.PROFILES, *D.EXTRA]
 
 
 @pytest.mark.parametrize("direction", ["profile-serves", "profile-sends"])

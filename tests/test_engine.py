@@ -122,8 +122,9 @@ def test_duplicate_synack_after_established_is_re_acked() -> None:
     conn.receive_datagram(b"0|||1|||0|||%d|||" % (s + 1), N, 0.8)  # the peer answers
     assert wire(conn) == [b"0|||0|||0|||%d|||x" % (s + 1)]
     # it answered once the ACK went to the listener too: the hint says that is where it
-    # waits, and the handshake ACK goes there alone from now on
-    assert [f.variable for f in conn.dialect_findings] == ["handshake_ack_to"]
+    # waits, and the handshake ACK goes there alone from now on (a hint, not a finding)
+    assert conn.dialect_findings == []
+    assert [h.variable for h in conn.dialect_hints] == ["handshake_ack_to"]
     conn.receive_datagram(b"1|||1|||0|||%d|||" % (s - 1), N, 0.9)
     assert out(conn) == [(ack, L)]
 
@@ -390,20 +391,23 @@ def test_secure_mode_uses_32_bit_initial_sequence_numbers() -> None:
 def test_an_express_answer_is_not_queued_again_and_a_false_claim_is_refused() -> None:
     server = established_server(40)  # expects SEQ 42 on
     server.receive(1000)  # the application waits for data
-    server.receive_datagram(b"0|||0|||0|||42|||64", C, 0.2)  # length segment
+    server.receive_datagram(b"0|||0|||0|||42|||80", C, 0.2)  # length segment
     server.receive_datagram(b"0|||0|||0|||44|||" + bytes(16), C, 0.3)  # first chunk
-    assert wire(server) == [b"0|||1|||0|||44|||", b"0|||1|||0|||60|||"]
+    # auto promises nothing until the sender's next chunk confirms how it numbers data
+    assert server.express is None
+    server.receive_datagram(b"0|||0|||0|||60|||" + bytes(16), C, 0.35)
+    assert wire(server) == [b"0|||1|||0|||44|||", b"0|||1|||0|||60|||", b"0|||1|||0|||76|||"]
     # steady state: the next full chunk is promised its ACK
-    assert server.express == (b"0|||0|||0|||60|||", 33, b"0|||1|||0|||76|||", C)
+    assert server.express == (b"0|||0|||0|||76|||", 33, b"0|||1|||0|||92|||", C)
     sent_before = server.stats.segments_sent
-    server.receive_datagram(b"0|||0|||0|||60|||" + b"x" * 16, C, 0.4, answered=True)
+    server.receive_datagram(b"0|||0|||0|||76|||" + b"x" * 16, C, 0.4, answered=True)
     assert wire(server) == []  # the driver has sent it
     assert server.stats.segments_sent == sent_before + 1
-    assert server.express is not None and server.express[2] == b"0|||1|||0|||92|||"
+    assert server.express is not None and server.express[2] == b"0|||1|||0|||108|||"
     with pytest.raises(ProtocolViolation, match="express"):
-        server.receive_datagram(b"0|||0|||0|||76|||" + b"y" * 15, C, 0.5, answered=True)
+        server.receive_datagram(b"0|||0|||0|||92|||" + b"y" * 15, C, 0.5, answered=True)
     # the last chunk fires a trigger: no promise for it
-    server.receive_datagram(b"0|||0|||0|||76|||" + b"y" * 16, C, 0.6)
+    server.receive_datagram(b"0|||0|||0|||92|||" + b"y" * 16, C, 0.6)
     assert server.express is None
 
 

@@ -186,6 +186,7 @@ def test_a_clean_transfer_runs_on_express_answers() -> None:
     checked = run_lifecycle(sent, config=CFG, express=False)
     assert taken.received == checked.received == sent
     assert taken.violations == checked.violations == []
-    # every chunk but the first two and the last, on each side
-    assert taken.express_hits >= 2 * (len(sent[0]) // CFG.mss - 3)
+    # every chunk but the first three and the last, on each side (auto matches bytes once
+    # the peer's first two chunks have confirmed how it numbers data)
+    assert taken.express_hits >= 2 * (len(sent[0]) // CFG.mss - 4)
     assert checked.express_hits == 0

@@ -196,8 +196,8 @@ def test_fsm_tcp_as_client_completes_each_recorded_servers_conversation(run: Run
 
 def _reports_only_what_the_profile_says(conn: Connection, dialect: str) -> None:
     profile = D.PROFILES[PROFILE[dialect]]
-    for finding in conn.dialect_findings:
-        if not finding.inferred:  # what it saw is what that implementation does
+    for finding in conn.dialect_findings:  # what it saw is what that implementation does
+        if not finding.inferred:
             assert getattr(profile, finding.variable) == finding.value, finding
 
 

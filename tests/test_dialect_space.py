@@ -1,0 +1,409 @@
+"""auto against the dialect space, not only the six recorded points, on the simulator.
+
+The engine speaking a fixed dialect drawn from ``dialects.SPACE`` is the peer; auto is the
+other end, in both roles, under hypothesis fault schedules: safety always (what is
+delivered is a prefix of what was sent, message boundaries exact), liveness with fewer
+drops than the dialect's own teardown absorbs (as for the profiles). Peers no rule of the
+space explains make auto give up within its bound with one line saying what the peer did.
+fsm_tcp against itself reports no deviation under any schedule, and a windowed send in a
+dialect whose numbering is known numbers every segment ahead, byte-exact under faults.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from collections.abc import Callable
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from strategies import buff_sizes, dialects, drops, messages, schedules
+from test_dialects import AUTO, ROLES, TIMERS, auto_end, message
+
+from fsm_tcp import dialects as D
+from fsm_tcp.engine import Config, Connection
+from fsm_tcp.errors import DialectUnknown, FsmTcpError
+from fsm_tcp.listener import Listener
+from fsm_tcp.segment import Segment, parse
+from fsm_tcp.sim import CLIENT_ADDR, DELAY, DROP, DUPLICATE, Fault, Outcome, run_lifecycle
+
+#: The long profile runs each property at its full size; by default a bounded slice
+#: (FSM_TCP_SPACE_EXAMPLES sets another).
+EXAMPLES = (
+    None
+    if os.environ.get("FSM_TCP_HYPOTHESIS") == "long"
+    else int(os.environ.get("FSM_TCP_SPACE_EXAMPLES", "200"))
+)
+MODES = ("stop_and_wait", "go_back_n", "selective_repeat")
+
+
+def lifecycle(
+    dialect: D.Dialect,
+    role: str,
+    sent: list[bytes],
+    schedule: list[Fault] = (),  # type: ignore[assignment]
+    sizes: list[int] | None = None,
+    mode: str = "stop_and_wait",
+    record: bool = False,
+) -> Outcome:
+    fixed = Config(dialect=dialect, **TIMERS)  # type: ignore[arg-type]
+    client, server = (AUTO, fixed) if role == "auto-client" else (fixed, AUTO)
+    return run_lifecycle(sent, schedule, config=client, server_config=server,
+                         buff_sizes=sizes or [16], until=3600.0, mode=mode,
+                         record=record)  # fmt: skip
+
+
+def check_safety(out: Outcome, sent: list[bytes]) -> None:
+    assert out.violations == []
+    assert out.received == sent[: len(out.received)]
+    for err in (out.client_error, out.server_error):
+        assert err is None or isinstance(err, FsmTcpError)
+
+
+def live(dialect: D.Dialect, schedule: list[Fault]) -> list[Fault]:
+    """The schedule without its drops when it has as many as the dialect's teardown
+    absorbs (its final copies): the bound the profiles are held to."""
+    if drops(schedule) >= min(3, dialect.final_copies):
+        return [f for f in schedule if f.kind != "drop"]
+    return schedule
+
+
+def beyond_auto(dialect: D.Dialect) -> bool:
+    """The one region of the space auto does not handle (README, "What auto cannot learn"):
+    a server that awaits the handshake ACK on its listener at another number than x+2
+    keeps what reached its connection socket meanwhile and takes it afterwards, so the
+    length auto sent under the handshake rule it tried first may be taken as data."""
+    return dialect.handshake_ack_to == "listener" and dialect.handshake_ack_offset != 2
+
+
+#: Failing draws kept as explicit regressions: (dialect values, role, messages, schedule).
+REGRESSIONS: list[tuple[dict[str, object], str, list[bytes], list[Fault]]] = [
+    # the handshake ACK x+1 and the length one further on add up to PROTOCOL.md's x+2:
+    # the first length is taken as both, only the second shows the length's own gap
+    ({"handshake_ack_offset": 1, "length_seq_gap": 1}, "auto-client", [b"", b""], []),
+    # the handshake ACK x+3 is lost; data at x+5 stands for it: the length's gap is 2
+    (
+        {"handshake_ack_offset": 3, "length_seq_gap": 2},
+        "auto-server",
+        [b""],
+        [Fault(), Fault(), Fault(DROP)],
+    ),
+    # segment numbering seen as two values in turn (data_seq, then its ACK offset)
+    (
+        {"data_seq": "segment", "data_ack": 1, "length_ack": 1},
+        "auto-client",
+        [b"x" * 400, b"y" * 400],
+        [],
+    ),
+    # a chunk numbered by its end, ACKed 2 further: its repeat is no next length
+    ({"length_ack": 3, "data_seq": "end", "data_ack": 2}, "auto-server", [b"hello"] * 2, []),
+    # a FIN+ACK in the answerer's own numbering says nothing of which FIN copy it took
+    ({"length_seq_gap": 1, "close_base": "own"}, "auto-client", [b""], []),
+    # an ACK two past one FIN copy is one past another: the FIN's gap stays open
+    (
+        {"length_ack": 2, "fin_seq_gap": 1, "close_shape": "ack,fin", "close_answer_offset": 2},
+        "auto-client",
+        [b""],
+        [],
+    ),
+    # a handshake ACK x+1 awaited by a server that checks it: tried after its SYN-ACKs
+    ({"handshake_ack_offset": 3}, "auto-client", [], []),
+]
+
+
+# ------------------------------------------------------------- drawn dialects against auto
+@pytest.mark.parametrize("role", ROLES)
+@settings(max_examples=EXAMPLES) if EXAMPLES else (lambda f: f)
+@given(dialects, messages, schedules, buff_sizes)
+def test_auto_against_dialects_drawn_from_the_space(
+    role: str, dialect: D.Dialect, sent: list[bytes], schedule: list[Fault], sizes: list[int]
+) -> None:
+    assume(role == "auto-server" or not beyond_auto(dialect))
+    out = lifecycle(dialect, role, sent, live(dialect, schedule), sizes)
+    check_safety(out, sent)
+    assert out.received == sent, (out.client_error, out.server_error)
+    assert out.client_error is None and out.server_error is None
+    # what auto reports of the peer is the peer's own: a value seen, never a guess
+    for f in auto_end(out, role).dialect_findings:  # type: ignore[attr-defined]
+        assert f.inferred or getattr(dialect, f.variable) == f.value, f
+
+
+@pytest.mark.parametrize("role", ROLES)
+@settings(max_examples=EXAMPLES) if EXAMPLES else (lambda f: f)
+@given(dialects, messages, schedules, buff_sizes)
+def test_safety_against_drawn_dialects_under_any_schedule(
+    role: str, dialect: D.Dialect, sent: list[bytes], schedule: list[Fault], sizes: list[int]
+) -> None:
+    assume(role == "auto-server" or not beyond_auto(dialect))
+    check_safety(lifecycle(dialect, role, sent, schedule, sizes), sent)
+
+
+@pytest.mark.xfail(strict=True, reason="known: a listener server at x+1 takes a stale length")
+def test_a_listener_server_numbering_the_handshake_otherwise_is_beyond_auto() -> None:
+    """Kept to show the limit: the length sent under the first handshake rule is replayed
+    to the server after the rule that fits, and taken as the message's first byte."""
+    dialect = D.Dialect(name="drawn", handshake_ack_to="listener", handshake_ack_offset=1)
+    out = lifecycle(dialect, "auto-client", [b"\x00"])
+    check_safety(out, [b"\x00"])
+
+
+@pytest.mark.parametrize("case", range(len(REGRESSIONS)))
+def test_regressions_found_by_the_draws(case: int) -> None:
+    values, role, sent, schedule = REGRESSIONS[case]
+    dialect = D.Dialect(name="drawn", **values)  # type: ignore[arg-type]
+    out = lifecycle(dialect, role, sent, schedule)
+    check_safety(out, sent)
+    assert out.received == sent
+    assert out.client_error is None and out.server_error is None
+    for f in auto_end(out, role).dialect_findings:  # type: ignore[attr-defined]
+        assert f.inferred or getattr(dialect, f.variable) == f.value, f
+
+
+# ------------------------------------------------------------- peers no rule explains
+ScriptedPeer = Callable[[Segment], list[bytes]]
+LISTENER, CONN, CLIENT = ("srv", 1), ("srv", 2), ("cli", 3)
+
+
+def run_auto_client(peer: ScriptedPeer, msg: bytes) -> tuple[Connection, float]:
+    """auto sends ``msg``; ``peer`` answers each segment it gets (from the connection
+    socket). Returns the connection and when it ended (virtual seconds)."""
+    conn = Connection(AUTO, rng=random.Random(7))
+    conn.connect(LISTENER, 0.0)
+    conn.send(msg, 0.0)
+    now = 0.0
+    while not conn.is_closed and now < 600.0:
+        sent = conn.datagrams_to_send()
+        if sent:
+            now += 0.001
+            for data, _addr in sent:
+                for answer in peer(parse(data)):
+                    conn.receive_datagram(answer, CONN, now)
+            continue
+        timer = conn.get_timer()
+        if timer is None:
+            break
+        now = max(now, timer)
+        conn.handle_timer(now)
+    return conn, now
+
+
+def run_auto_server(peer: Callable[[Segment | None], list[bytes]]) -> tuple[Connection, float]:
+    """``peer`` (a client) speaks first (called with None) and answers each segment auto
+    sends it; auto reads. Returns the server connection and when it ended."""
+    lst = Listener(AUTO, rng=random.Random(7))
+    conn: Connection | None = None
+    now = 0.0
+    pending = peer(None)
+    while now < 600.0:
+        now += 0.001
+        for data in pending:
+            if conn is None:
+                conn = lst.receive_datagram(data, CLIENT, now)
+            else:
+                conn.receive_datagram(data, CLIENT, now)
+        assert conn is not None
+        if conn.is_closed:
+            break
+        conn.receive(4096)
+        sent = conn.datagrams_to_send()
+        pending = [a for data, _ in sent for a in peer(parse(data))]
+        if not sent:
+            timer = conn.get_timer()
+            if timer is None:
+                break
+            now = max(now, timer)
+            conn.handle_timer(now)
+    assert conn is not None
+    return conn, now
+
+
+def diagnosis(conn: Connection) -> str:
+    assert isinstance(conn.error, DialectUnknown), conn.error
+    line = str(conn.error)
+    assert "\n" not in line and line.endswith("; try --dialect")
+    return line
+
+
+def test_client_gives_up_on_a_chunk_ack_no_rule_explains() -> None:
+    state = {"length": True}
+
+    def peer(seg: Segment) -> list[bytes]:
+        if seg.syn:
+            return [b"1|||1|||0|||%d|||" % (seg.seq + 1)]
+        if seg.ack or seg.fin:
+            return []
+        if state["length"]:
+            state["length"] = False
+            return [b"0|||1|||0|||%d|||" % (seg.seq + len(seg.data))]
+        return [b"0|||1|||0|||%d|||" % (seg.seq + len(seg.data) + 7)]  # ACK 7 too far
+
+    conn, ended = run_auto_client(peer, message(40))
+    line = diagnosis(conn)
+    assert re.fullmatch(
+        r"peer answers DATA seq=(\d+) \(16 bytes\) with ACK (\d+); "
+        r"no numbering rule fits after 3 tries; try --dialect",
+        line,
+    ), line
+    assert ended < 10.0  # seconds, not the retry budget
+
+
+def test_client_gives_up_when_every_length_rule_is_refused() -> None:
+    counter = {"at": -1}
+
+    def peer(seg: Segment) -> list[bytes]:
+        if seg.syn:
+            counter["at"] = seg.seq + 2
+            return [b"1|||1|||0|||%d|||" % (seg.seq + 1)]
+        if seg.ack or seg.fin:
+            return []
+        return [b"0|||1|||0|||%d|||" % counter["at"]]  # re-ACKs where it stands, always
+
+    conn, ended = run_auto_client(peer, message(40))
+    line = diagnosis(conn)
+    assert re.fullmatch(
+        r'peer re-ACKs (\d+) to LENGTH seq=(\d+) \("40"\); '
+        r"no length-segment rule fits after 3 tries; try --dialect",
+        line,
+    ), line
+    assert ended < 20.0
+
+
+def test_server_gives_up_on_a_first_chunk_no_rule_places() -> None:
+    x = 10
+
+    def peer(seg: Segment | None) -> list[bytes]:
+        if seg is None:
+            return [b"1|||0|||0|||%d|||" % x]
+        if seg.syn:
+            return [b"0|||1|||0|||%d|||" % (x + 2), b"0|||0|||0|||%d|||16" % (x + 2)]
+        if seg.ack and seg.seq == x + 4:  # the length is ACKed: the chunk, 9 too far
+            return [b"0|||0|||0|||%d|||" % (x + 4 + 9) + b"a" * 16]
+        return [b"0|||0|||0|||%d|||" % (x + 4 + 9) + b"a" * 16] if seg.ack else []
+
+    conn, ended = run_auto_server(peer)
+    line = diagnosis(conn)
+    assert line == (
+        f"peer sends DATA seq={x + 13} (16 bytes) after our ACK {x + 4}; "
+        "no numbering rule fits after 3 tries; try --dialect"
+    ), line
+    assert ended < 20.0
+
+
+def test_server_gives_up_when_the_length_comes_again_whatever_it_acks() -> None:
+    x = 10
+
+    def peer(seg: Segment | None) -> list[bytes]:
+        if seg is None:
+            return [b"1|||0|||0|||%d|||" % x]
+        if seg.syn:
+            return [b"0|||1|||0|||%d|||" % (x + 2), b"0|||0|||0|||%d|||16" % (x + 2)]
+        return [b"0|||0|||0|||%d|||16" % (x + 2)] if seg.ack else []
+
+    conn, ended = run_auto_server(peer)
+    line = diagnosis(conn)
+    assert re.fullmatch(
+        rf'peer repeats LENGTH seq={x + 2} \("16"\) whatever we ACK; '
+        r"no length-ACK rule fits after \d+ tries; try --dialect",
+        line,
+    ), line
+    assert ended < 30.0
+
+
+# ------------------------------------------------------------- fsm_tcp against itself
+dup_and_reorder = st.lists(
+    st.one_of(
+        st.just(Fault()),
+        st.builds(Fault, st.just(DUPLICATE), st.sampled_from((0.0, 0.0005, 0.002, 0.03))),
+        st.builds(Fault, st.just(DELAY), st.sampled_from((0.0005, 0.002, 0.005, 0.03))),
+    ),
+    max_size=64,
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@settings(max_examples=EXAMPLES) if EXAMPLES else (lambda f: f)
+@given(messages, dup_and_reorder)
+def test_fsm_tcp_against_itself_reports_no_deviation(
+    mode: str, sent: list[bytes], schedule: list[Fault]
+) -> None:
+    out = run_lifecycle(sent, schedule, config=AUTO, mode=mode)
+    assert out.received == sent
+    for conn in (out.client, out.server):
+        if conn is not None:
+            assert conn.dialect_findings == [], conn.dialect_findings
+
+
+@pytest.mark.parametrize("mode", MODES)
+@settings(max_examples=EXAMPLES) if EXAMPLES else (lambda f: f)
+@given(messages, schedules)
+def test_fsm_tcp_against_itself_with_loss_too_reports_no_deviation(
+    mode: str, sent: list[bytes], schedule: list[Fault]
+) -> None:
+    out = run_lifecycle(sent, schedule, config=AUTO, mode=mode)
+    check_safety(out, sent)
+    for conn in (out.client, out.server):
+        if conn is not None:
+            assert conn.dialect_findings == [], conn.dialect_findings
+
+
+# ------------------------------------------------------------- windows in any dialect
+def burst(out: Outcome) -> int:
+    """The most data segments the client sent between two datagrams from the server."""
+    assert out.net is not None
+    best = run = 0
+    for entry in out.net.log:
+        if entry["src"] != CLIENT_ADDR:
+            run = 0
+        elif entry["data"].startswith(b"0|||0|||0|||"):
+            run += 1
+            best = max(best, run)
+    return best
+
+
+WINDOWED = ("go_back_n", "selective_repeat")
+NAMED = [*D.PROFILES.values(), *D.EXTRA.values()]
+
+
+@pytest.mark.parametrize("mode", WINDOWED)
+@pytest.mark.parametrize("dialect", NAMED, ids=lambda d: d.name)
+def test_a_windowed_send_in_a_known_dialect_numbers_every_segment_ahead(
+    dialect: D.Dialect, mode: str
+) -> None:
+    """--dialect gives the numbering: the window opens at once (PROTOCOL.md 6), byte-exact."""
+    sent = [message(400), message(3), message(150)]
+    fixed = Config(dialect=dialect, **TIMERS)  # type: ignore[arg-type]
+    out = run_lifecycle(sent, config=fixed, server_config=fixed, mode=mode, record=True)
+    assert out.received == sent and out.client_error is None
+    assert burst(out) > 2
+
+
+@pytest.mark.parametrize("mode", WINDOWED)
+@pytest.mark.parametrize("dialect", NAMED, ids=lambda d: d.name)
+def test_auto_opens_the_window_once_it_has_confirmed_the_numbering(
+    dialect: D.Dialect, mode: str
+) -> None:
+    sent = [message(400), message(400)]
+    out = lifecycle(dialect, "auto-client", sent, mode=mode, record=True)
+    assert out.received == sent and out.client_error is None
+    assert burst(out) > 2, out.client.dialect_findings if out.client else None
+
+
+@pytest.mark.parametrize("mode", WINDOWED)
+@pytest.mark.parametrize("role", ("fixed", "auto"))
+@settings(max_examples=EXAMPLES) if EXAMPLES else (lambda f: f)
+@given(dialects, messages, schedules)
+def test_windowed_sends_in_drawn_dialects_are_byte_exact_under_faults(
+    mode: str, role: str, dialect: D.Dialect, sent: list[bytes], schedule: list[Fault]
+) -> None:
+    assume(role == "fixed" or not beyond_auto(dialect))
+    fixed = Config(dialect=dialect, **TIMERS)  # type: ignore[arg-type]
+    client = fixed if role == "fixed" else AUTO
+    out = run_lifecycle(sent, live(dialect, schedule), config=client, server_config=fixed,
+                        mode=mode)  # fmt: skip
+    check_safety(out, sent)  # byte-exact, whatever the faults
+    # all of it when nothing is lost (open: an empty message to a listener-awaiting server
+    # under drops and duplicates can end undelivered; see the report of issue 17)
+    if role == "fixed" or not any(f.kind in ("drop", "duplicate") for f in schedule):
+        assert out.received == sent
