@@ -81,6 +81,7 @@ class Sender(Part):
         "first",
         "flight",
         "length_ack",
+        "length_fits",
         "length_pkt",
         "length_starts",
         "lengths",
@@ -118,6 +119,10 @@ class Sender(Part):
         self.snd_nxt = 0  # where the next segment starts while others are in flight
         self.length_ack = 0  # the ACK that covers this message's length segment
         self.length_pkt = b""
+        #: auto: the length-ACK rules every length ACK so far fits. One ACK rarely tells
+        #: them apart (a 1-digit length at s+1 fits s+d and s+1), two lengths of different
+        #: digit counts often do: the rule is confirmed once only one fits them all.
+        self.length_fits: set[int | None] | None = None
         self.data_base = 0  # SEQ of the message's first data byte (progress only)
         self.lengths = 0  # length segments acknowledged so far
         self.length_starts: list[int] = []  # auto: where this length went, rule by rule
@@ -308,7 +313,7 @@ class Sender(Part):
             or queue[0][1] != self.mode
             or len(self.behind) >= MAX_AHEAD
             or not self.wire.canonical_numbering()
-            or not self.wire.numbering_known(length=True)
+            or self.wire.unconfirmed("length_ack")
         ):
             return False
         self.behind.append((len(self.msg), self.length_ack, self.data_base, self.snd_nxt))
@@ -705,7 +710,9 @@ class Sender(Part):
             if self.lengths:
                 adapt.accepted("length", shown)
             self.lengths += 1
-            if len(self._length_rules(start, len(data), ack)) == 1:
+            fits = set(self._length_rules(start, len(data), ack))
+            self.length_fits = fits if self.length_fits is None else self.length_fits & fits
+            if len(self.length_fits) == 1:
                 adapt.observe("length_ack", adapt.current.length_ack, shown)
             self._hint_handshake()
         elif self.element == 1:

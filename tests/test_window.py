@@ -140,8 +140,9 @@ def test_many_small_messages_share_round_trips() -> None:
     """Twenty short messages, windowed: fewer round trips than messages, which a window
     that drained at every message could not do. auto cuts messages ahead once the length
     ACKs have told PROTOCOL.md's arithmetic apart from a fixed offset (a 1-digit and a
-    2-digit length: s+1 and s+2 fit both, together only s+d)."""
-    sent = [bytes([i]) * (5 if i % 2 else 12) for i in range(20)]
+    2-digit length: s+1 and s+2 fit both, together only s+d) and a message of several
+    chunks has shown how the peer steps from chunk to chunk (the first one here)."""
+    sent = [bytes(40)] + [bytes([i]) * (5 if i % 2 else 12) for i in range(1, 20)]
     out = run_lifecycle(sent, config=config(), mode="selective_repeat")
     assert out.complete and out.received == sent
     round_trip = 2 * 0.001  # run_lifecycle's one-way delay, twice

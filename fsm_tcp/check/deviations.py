@@ -105,7 +105,7 @@ def merge(findings: Iterable[D.Finding]) -> list[D.Finding]:
 
 def is_hint(f: D.Finding) -> bool:
     """auto's hints are marked inferred, but the peer's answer showed them."""
-    return f.inferred and f.segment.endswith("(a hint)")
+    return f.hint
 
 
 def deviations(findings: Iterable[D.Finding]) -> list[Deviation]:

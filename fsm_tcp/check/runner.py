@@ -661,8 +661,10 @@ class Runner:
 
 
 def _findings(sock: SocketTCP) -> list[D.Finding]:
-    """What fsm_tcp's end (auto) saw the program bend."""
-    return sock.conn.dialect_findings if sock.conn is not None else []
+    """What fsm_tcp's end (auto) saw the program bend, and what it used on a hint (a
+    hint is no deviation, but the fixed dialect the faults are run in must speak it)."""
+    conn = sock.conn
+    return [*conn.dialect_findings, *conn.dialect_hints] if conn is not None else []
 
 
 def _read_api(path: Path) -> str:
