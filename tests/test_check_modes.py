@@ -278,7 +278,7 @@ def test_the_first_unplaced_segment_is_named_with_what_protocol_md_expected() ->
 def test_a_fixed_dialect_takes_what_was_shown_and_inferences_only_on_request() -> None:
     shown = D.Finding("synack_seq", "own", "client+1", "b'1|||1|||0|||7|||'")
     guess = D.Finding("handshake_ack_offset", 1, 2, "synack_seq='own'", inferred=True)
-    hint = D.Finding("handshake_ack_to", "listener", "connection", "x (a hint)", inferred=True)
+    hint = D.Finding("handshake_ack_to", "listener", "connection", "x (a hint)", True, hint=True)
     assert fixed_dialect([shown, guess]).handshake_ack_offset == 2
     assert fixed_dialect([shown, guess], inferred=True).handshake_ack_offset == 1
     assert fixed_dialect([hint]).handshake_ack_to == "listener"  # the peer's answer showed it

@@ -46,6 +46,9 @@ FAILED = {"D1-d", "D4-b", "D4-d"}
 SKIP = {
     ("D6", "client"): "an end-numbered server cannot be told from canonical before the first "
     "length segment; live, auto probes it (a recording cannot answer a probe)",
+    ("D6", "server"): "auto takes no byte at a SEQ its working rule has not confirmed: it "
+    "refuses this client's first chunk (numbered by its end) and learns the numbering from the "
+    "resend, which a recording cannot make (live: test_dialects_udp, and the simulator)",
     ("D4", "client"): "this server ACKs the length s+2 whatever its digits and then counts "
     "one apart from its sender; its recorded ACKs fit only its own sender's numbers",
 }
@@ -178,6 +181,8 @@ def _sent_all(conn: Connection) -> bool:
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: r.name)
 def test_fsm_tcp_as_server_completes_each_recorded_clients_conversation(run: Run) -> None:
+    if (run.dialect, "server") in SKIP:
+        pytest.skip(SKIP[(run.dialect, "server")])
     got, conn = _replay_as_server(run)
     assert got == run.message
     assert conn.is_closed and conn.error is None
