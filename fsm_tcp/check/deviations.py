@@ -109,7 +109,9 @@ def is_hint(f: D.Finding) -> bool:
 
 
 def deviations(findings: Iterable[D.Finding]) -> list[Deviation]:
-    """The findings shown on the wire (and hints), each as one deviation."""
+    """The findings shown on the wire, each as one deviation. A hint is no finding (issue
+    17): the copy that showed it may just have been the one not lost; the fixed dialect
+    still speaks it."""
     return [
         Deviation(
             f.variable,
@@ -120,7 +122,7 @@ def deviations(findings: Iterable[D.Finding]) -> list[Deviation]:
             f.inferred and not is_hint(f),
         )
         for f in merge(findings)
-        if not f.inferred or is_hint(f)
+        if not f.inferred
     ]
 
 
