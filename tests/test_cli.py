@@ -188,29 +188,43 @@ def test_bench_runs_and_reports_every_figure() -> None:
 
 
 def test_serve_takes_a_second_client_while_a_long_transfer_runs(tmp_path: Path) -> None:
-    long, short = os.urandom(512 * 1024), b"a short message"
-    src, dst = tmp_path / "long.bin", tmp_path / "out.bin"
-    src.write_bytes(long)
+    """The long stream is fed through a pipe we hold open, so it is mid-transfer for as long
+    as the test needs: no race against how fast a lossy transfer happens to be."""
+    first, rest, short = os.urandom(4 << 16), os.urandom(4 << 16), b"a short message"
+    dst = tmp_path / "out.bin"
     with background("serve", "--port", "0", "--output", str(dst)) as server:
         port = announced_port(server)
-        slow = subprocess.Popen(  # 20% loss: the long transfer takes seconds
-            [*CMD, "send", "127.0.0.1", str(port), str(src), "--loss", "0.2", "--seed", "3"],
+        # 64 KiB messages at 20% loss, and the rest of the stream not written yet
+        lossy = ("--message-size", "65536", "--loss", "0.2", "--seed", "3")
+        slow = subprocess.Popen(
+            [*CMD, "send", "127.0.0.1", str(port), *lossy],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
         try:
-            time.sleep(1.0)
-            assert not dst.exists() or dst.stat().st_size == 0, "too fast to overlap"
+            assert slow.stdin is not None
+            slow.stdin.write(first)
+            slow.stdin.flush()
+            wait_for_size(dst, len(first), timeout=120)  # its first four messages are whole
             quick = run("send", "127.0.0.1", str(port), stdin=short, timeout=30)
             assert quick.returncode == 0, quick.stderr
-            _, err = slow.communicate(timeout=120)
+            assert slow.poll() is None, "the long transfer is still open"
+            _, err = slow.communicate(rest, timeout=120)  # the rest, then end of stream
             assert slow.returncode == 0, err
         finally:
             if slow.poll() is None:
                 slow.kill()
                 slow.wait()
     # messages are written whole as they complete: the short one did not wait for the long one
-    assert dst.read_bytes() == short + long
+    assert dst.read_bytes() == first + short + rest
+
+
+def wait_for_size(path: Path, size: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.stat().st_size >= size):
+        assert time.monotonic() < deadline, f"{path} never reached {size} bytes"
+        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("mode", ["go_back_n", "selective_repeat"])
