@@ -79,8 +79,12 @@ class AsyncConnection:
     async def recv_message(self) -> bytes | None:
         """The whole next message, or None at the end of the stream."""
         conn = self.conn
+        conn.await_message()  # bounded: a vanished sender ends it in a ConnectionTimeout
+        self.service()
         await self.until(lambda: conn.next_message_length() is not None or conn.at_eof)
         size = conn.next_message_length()
+        if size is None and conn.error is not None:
+            raise conn.error  # not the end of the stream: the connection failed
         return None if size is None else await self.recv(max(size, 1))
 
     async def close(self) -> None:

@@ -208,6 +208,11 @@ class Connection:
         bounds = self.rcv.bounds
         return bounds[0] if bounds else None
 
+    def await_message(self) -> None:
+        """The application waits for ``next_message_length``: the wait is bounded like a
+        ``receive`` (a ConnectionTimeout once a sender would have given up)."""
+        self.rcv.await_message()
+
     @property
     def at_eof(self) -> bool:
         """Nothing more will arrive: every message is read and the peer closed (or we did)."""

@@ -135,6 +135,14 @@ class Receiver(Part):
             bounds[0] -= want
         return out
 
+    def await_message(self) -> None:
+        """The application waits for the next message's length (a stream between its
+        messages): bound that wait as ``receive``'s, or a vanished sender is waited for
+        forever."""
+        if not self.bounds:
+            self.wanted = max(self.wanted, 1)
+            self.owner.await_peer()
+
     def receivable(self, buff_size: int) -> bool:
         bounds = self.bounds
         ended = self.peer_fin or self.closed

@@ -373,8 +373,12 @@ class SocketTCP:
     def _next_message_length(self) -> int | None:
         """Wait until the next message's length is known (None: the stream ended)."""
         conn = self._require_conn()
+        conn.await_message()
         self._pump(lambda: conn.next_message_length() is not None or conn.at_eof)
-        return conn.next_message_length()
+        length = conn.next_message_length()
+        if length is None and conn.error is not None:
+            raise conn.error  # not the end of the stream: the connection failed
+        return length
 
     def _new_conn(self, name: str) -> Connection:
         if self.conn is not None or self._released:

@@ -80,3 +80,35 @@ def test_async_request_response_and_a_vanished_server() -> None:
             await open_connection(address, config=cfg)
 
     asyncio.run(scenario())
+
+
+def test_a_client_gone_between_messages_ends_the_handler_in_a_timeout() -> None:
+    """recv_message waits for the next message's length: that wait is bounded too, and a
+    vanished client is a ConnectionTimeout, not a clean end of the stream."""
+
+    async def scenario() -> None:
+        got: list[bytes | None] = []
+
+        async def collect(conn: AsyncConnection) -> None:
+            while (message := await conn.recv_message()) is not None:
+                got.append(message)
+            got.append(None)  # a clean end: must not happen here
+
+        fast = Config(initial_rto=0.01, max_rto=0.05, max_retries=3)
+        server = AsyncServer(collect, config=fast)
+        address = await server.start()
+        conn = await open_connection(address, config=fast)
+        await conn.send(b"one whole message")
+        conn.release()  # the client vanishes without a FIN
+        try:
+            for _ in range(1000):
+                if not server.tasks:
+                    break
+                await asyncio.sleep(0.01)
+            assert not server.tasks, "the handler still waits for a peer that is gone"
+        finally:
+            await server.close()
+        assert got == [b"one whole message"]
+        assert [type(e) for e in server.errors] == [ConnectionTimeout]
+
+    asyncio.run(scenario())

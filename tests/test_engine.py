@@ -262,6 +262,29 @@ def test_a_waiting_reader_is_bounded_too() -> None:
     assert CFG.give_up_bound() < t <= 2 * CFG.give_up_bound() + 0.1
 
 
+def test_a_reader_waiting_between_messages_is_bounded_too() -> None:
+    """recvfile and recv_message wait for the next message's length, not for its bytes:
+    that wait once had no deadline, and a server whose sender vanished between two
+    messages of a stream waited for ever."""
+    conn = established_server(0)
+    assert conn.next_message_length() is None
+    conn.await_message()
+    t = 1.0
+    while (deadline := conn.get_timer()) is not None:
+        t = deadline
+        conn.handle_timer(t)
+    assert isinstance(conn.error, ConnectionTimeout) and conn.at_eof
+    assert CFG.give_up_bound() < t <= 2 * CFG.give_up_bound() + 0.1
+
+
+def test_waiting_for_a_message_already_announced_arms_nothing() -> None:
+    conn = established_server(0)
+    conn.receive_datagram(b"0|||0|||0|||2|||5", C, 1.0)  # a 5-byte message's length
+    before = conn.get_timer()
+    conn.await_message()
+    assert conn.next_message_length() == 5 and conn.get_timer() == before
+
+
 # ------------------------------------------------------------------------- teardown
 def test_close_is_fin_then_finack_then_three_last_acks_one_timeout_apart() -> None:
     conn, y = established_client()

@@ -30,6 +30,7 @@ from netutil import spawn
 from test_cli import CMD, announced_port, background, run, through_proxy
 
 from fsm_tcp import SocketTCP
+from fsm_tcp.errors import ConnectionTimeout
 from fsm_tcp.socket_tcp import stream_size
 
 FAST = {"initial_rto": 0.05, "busy_poll": 0.0}
@@ -108,6 +109,32 @@ def test_a_stream_from_a_pipe_of_unknown_size() -> None:
     feeder.join(10)
     assert (sent, got) == (len(data), data)
     assert sum(lengths) == len(data) and max(lengths) <= 16_384 and len(lengths) >= 4
+
+
+def test_a_sender_gone_between_two_messages_ends_recvfile_in_a_timeout() -> None:
+    """recvfile waits for the next message's length between messages: that wait is bounded
+    like any other, and ends in the typed error, not in a clean-looking end of stream."""
+    server = SocketTCP(seed=1, max_retries=3, **FAST)
+    server.bind(("127.0.0.1", 0))
+    got, lengths = io.BytesIO(), []
+
+    def receive() -> int:
+        conn, _ = server.accept()
+        return conn.recvfile(got, message_done=lengths.append)
+
+    worker = spawn(receive)
+    client = SocketTCP(seed=2, **FAST)
+    try:
+        client.connect(server.getsockname())
+        client.send(b"the one whole message")  # acknowledged: the server now waits for more
+    finally:
+        client.udp.close()  # the sender vanishes without a FIN
+    try:
+        with pytest.raises(ConnectionTimeout):
+            worker.outcome(60)
+    finally:
+        server.close()
+    assert got.getvalue() == b"the one whole message" and lengths == [21]
 
 
 @given(
