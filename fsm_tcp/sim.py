@@ -161,7 +161,11 @@ class Sim:
                 self.noise_delivered[a.dst] = self.noise_delivered.get(a.dst, 0) + 1
             answer = conn.express_answer(a.data, a.src)
             if answer is None:
-                conn.receive_datagram(a.data, a.src, now)
+                # as a driver draining a burst says: another datagram for this end is queued
+                # and comes next (heap order), before any timer or application call
+                queue = self.net.queue
+                more = bool(queue) and queue[0].time <= now and queue[0].dst == a.dst
+                conn.receive_datagram(a.data, a.src, now, more=more)
             elif self.express:  # as a driver does
                 self.express_hits += 1
                 self.net.send(a.dst, a.src, answer)
