@@ -424,7 +424,7 @@ class SocketTCP:
         # A spinning thread holds the GIL between its system calls: with other Python threads
         # (maybe the peer's) in this process, spinning would slow them more than it gains.
         spin = self.busy_poll if threading.active_count() == 1 else 0.0
-        flush, send, ready = self._flush, self.udp.sendto, self.udp.ready
+        flush, send, ready, take = self._flush, self.udp.sendto, self.udp.ready, self.udp.recv_ready
         flush(conn)  # what the call that brought us here queued; later output is flushed
         while True:  # as soon as it is made, so nothing is pending when done() is true
             if inbox:
@@ -447,7 +447,7 @@ class SocketTCP:
                     break
                 # A window arrives as a burst: take what is queued before answering, so
                 # the engine may acknowledge every second in-order segment.
-                got = recv_wait(0.0) if ready() else None
+                got = take() if ready() else None
                 conn.receive_datagram(data, addr, now, more=got is not None)
                 general = True
             if general and conn.has_output:

@@ -225,6 +225,11 @@ class SocketUDP:
                 return None
         elif not self._sleep(timeout):
             return None
+        return self.recv_ready()
+
+    def recv_ready(self) -> tuple[bytes, Address] | None:
+        """The datagram ``ready()`` (or a wait) reported, taken without waiting again: a
+        driver drains a burst with ``ready()`` and this, one poll and one recvfrom each."""
         try:
             data, address = self.sock.recvfrom(RECV_BUFFER)
         except BlockingIOError:  # reported ready, then dropped by the kernel
