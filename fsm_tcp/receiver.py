@@ -79,7 +79,9 @@ class Receiver(Part):
         self.ack_rot: D.Rotation | None = None
         self.first_chunk = (-1, b"")
         self.first_base = -1
-        self.maybe: tuple[int, bytes] | None = None
+        #: auto: a segment only another rule places, and the arrival it came in (see
+        #: _seen_twice)
+        self.maybe: tuple[tuple[int, bytes], int] | None = None
         self.len_acks: set[int] = set()  # the ACKs we sent for the current length
         #: Out-of-order segments by SEQ (PROTOCOL.md 6): DATA, and the datagram it came in
         #: (what auto cites if it learns from it once it is taken in order).
@@ -303,11 +305,14 @@ class Receiver(Part):
     def _seen_twice(self, seg: Segment) -> bool:
         """auto: ``seg`` is where only a rule other than the working one puts it; the bytes
         are taken at its second arrival (the sender repeats what was not ACKed)."""
-        key = (seg.seq, seg.data)
-        if self.maybe == key:
+        key, arrival = (seg.seq, seg.data), self.stats.segments_received
+        maybe = self.maybe
+        if maybe is not None and maybe[0] == key:
+            if maybe[1] == arrival:
+                return False  # the same arrival, read against another base: still once
             self.maybe = None
             return True
-        self.maybe = key
+        self.maybe = (key, arrival)
         return False
 
     def _chunk_start(self, seg: Segment) -> int | None:
