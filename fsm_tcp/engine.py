@@ -252,11 +252,15 @@ class Connection:
         self.timer.now = now
         self.outbox.more = more
         stats = self.stats
+        snd = self.snd
         if answered:
+            snd.settle()
             self._take_express(data, addr)
             return
         if addr != self._peer_addr and not self._may_adopt(addr):
             stats.foreign += 1
+            if not more:
+                snd.settle()  # the burst ended with this one: what it held is due
             return
         if self.wire.reads_short and not data.startswith(b"0|||0|||0|||"):
             limit = self._read_limit()  # a dialect's small buffer: the rest is lost
@@ -266,16 +270,16 @@ class Connection:
             # against wire forms prepared when the state was set up, so they skip parsing;
             # they do exactly what the general path would. Anything else - a leading zero,
             # a duplicate, the last chunk - returns False and takes the general path.
-            snd = self.snd
             if data == snd.ack_wire:  # the ACK of the chunk in flight (not the last one)
                 if snd.fast_ack():
                     return
             elif snd.tx == M.TX_IDLE:
                 if self.rcv.fast_chunk(data):  # the next chunk
                     return
-            elif snd.window_ack(data):  # a windowed sender's plain cumulative ACK
+            elif snd.window_ack(data, more):  # a windowed sender's plain cumulative ACK
                 self._heard = True
                 return
+        snd.settle()  # ACKs held from the burst so far come first
         self.outbox.express = None
         try:
             seg = parse(data)
@@ -329,6 +333,7 @@ class Connection:
         timer = self.timer
         if timer.deadline is None or now < timer.deadline:
             return
+        self.snd.settle()  # (a driver ends a burst before timers: nothing is held here)
         if (
             self.life == M.ESTABLISHED
             and self.snd.tx == M.TX_IDLE

@@ -80,6 +80,8 @@ class Sender(Part):
         "element_off",
         "first",
         "flight",
+        "held_ack",
+        "held_acks",
         "length_ack",
         "length_fits",
         "length_pkt",
@@ -115,6 +117,10 @@ class Sender(Part):
         self.off = 0  # bytes of msg put into segments so far
         self.first = True  # the next chunk is the message's first (a dialect may gap it)
         self.flight: deque[Flight] = deque()
+        #: Plain cumulative ACKs taken while the driver had more datagrams queued: the
+        #: highest, and how many; slid over once, when the burst ends (see window_ack).
+        self.held_ack = 0
+        self.held_acks = 0
         self.ack_wire = NEVER  # stop-and-wait: the ACK of the chunk in flight, as bytes
         self.snd_nxt = 0  # where the next segment starts while others are in flight
         self.length_ack = 0  # the ACK that covers this message's length segment
@@ -215,10 +221,16 @@ class Sender(Part):
         self._promise_next_chunk()
         return True
 
-    def window_ack(self, data: bytes) -> bool:
+    def window_ack(self, data: bytes, more: bool = False) -> bool:
         """A windowed sender's fast path: a plain cumulative ACK of new data, read from its
         bytes (no Segment, no SACK blocks: those, duplicates and anything else take the
-        general path, which does the same with a parsed segment)."""
+        general path, which does the same with a parsed segment).
+
+        ``more``: the driver holds another datagram for us. A cumulative ACK is covered by
+        any later one, so a burst of them is slid over once, at the highest (``settle``):
+        the per-ACK work is done once per burst, and the congestion window still grows
+        per ACK (see _acked_to).
+        """
         if (
             self.mode == STOP_AND_WAIT
             or not data.startswith(_ACK_HEAD)
@@ -233,8 +245,20 @@ class Sender(Part):
         if not (flight and flight[0][1] <= ack <= flight[-1][1]):
             return False
         self.stats.segments_received += 1
-        self._acked_to(ack, None)
+        if ack > self.held_ack:
+            self.held_ack = ack
+        self.held_acks += 1
+        if not more:
+            self.settle()
         return True
+
+    def settle(self) -> None:
+        """Slide over the ACKs held while a burst was being read (window_ack): before
+        anything else reads the flight, and when the burst ends."""
+        count, ack = self.held_acks, self.held_ack
+        if count:
+            self.held_ack = self.held_acks = 0
+            self._acked_to(ack, None, count)
 
     def implies_ack(self, seq: int, gap: int) -> bool:
         """Peer data (or FIN) where its next element after our last segment starts proves
@@ -276,6 +300,7 @@ class Sender(Part):
 
     def clear(self) -> None:
         self.flight.clear()
+        self.held_ack = self.held_acks = 0
         self.ack_wire = NEVER
         self.behind.clear()
         self.unreached = 0
@@ -327,8 +352,9 @@ class Sender(Part):
         flight = self.flight
         return flight[-1][1] - flight[0][0] if flight else 0
 
-    def _acked_to(self, ack: int, seg: Segment | None) -> None:
-        """A cumulative ACK of new data: slide over every segment it covers."""
+    def _acked_to(self, ack: int, seg: Segment | None, acks: int = 1) -> None:
+        """A cumulative ACK of new data (the highest of ``acks`` taken together): slide over
+        every segment it covers."""
         num, flight = self.num, self.flight
         if self.wire.adapt is not None and len(flight) == 1:
             self._answered(ack)
@@ -341,7 +367,7 @@ class Sender(Part):
         # the ACK jumped over a repaired hole (a resent segment among those covered, or
         # many at once): the newest was held by the receiver meanwhile, and its round trip
         # is not the path's (at 20% loss such samples drove the RTO to a second).
-        self.timer.acked(sent_at if acked <= 2 and not resent else -1.0)
+        self.timer.acked(sent_at if acked <= 2 * acks and not resent else -1.0)
         new_bytes = covered - num.seq
         num.seq = covered
         if flight:
@@ -353,7 +379,7 @@ class Sender(Part):
             # per ACK of new data one MSS, as the course counts (PROTOCOL.md 6: a length
             # segment's 2-byte ACK grows cwnd as a full chunk's does), at most two
             # segments' worth per ACK (RFC 3465's L)
-            for _ in range(min(acked, 2)):
+            for _ in range(min(acked, 2 * acks)):
                 recovering = cong.cc == M.FAST_RECOVERY
                 cong.on_ack(self.config.mss)
                 if recovering:
