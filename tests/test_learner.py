@@ -210,10 +210,12 @@ def test_an_unpredicted_answer_is_adopted_only_when_it_answered_each_last_transm
 def test_a_rotation_holds_the_first_rule_then_tries_each_and_cycles_boundedly() -> None:
     rot = D.Rotation([None, 1, 2, 3], hold=2, cycles=2)  # the receivers hold 3
     rules = [rot.rule]
-    for _ in range(9):
+    for _ in range(11):
+        assert not rot.exhausted
         rot.repeated()
         rules.append(rot.rule)
-    assert rules == [None, None, 1, 2, 3, None, 1, 2, 3, None]
+    # after the first cycle the working rule comes back between any two others
+    assert rules == [None, None, 1, 2, 3, None, 1, None, 2, None, 3, None]
     assert rot.exhausted
 
 
