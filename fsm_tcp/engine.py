@@ -1162,7 +1162,7 @@ class Connection:
             combined = self._seg.fin and self._seg.ack  # one FIN+ACK: no shape to guess
             if combined and len(ys) == 1 and all(a[0] == "fin" for a in answers):
                 self._fin_seq = ys[0]
-                self.wire.observe("fin_seq_gap", ys[0] - self.num.seq)
+                self._counted("fin_seq_gap", ys[0] - self.num.seq)
         if adapt is not None and variants:
             variant = variants[0]
             if len(variants) == 1:
@@ -1178,6 +1178,18 @@ class Connection:
             last = LAST_AFTER.get(variant, variant[1] + 1)
             if adapt.assume({"last_ack_offset": last}, f"the answer to FIN was {variant}"):
                 self.wire.adapted()
+
+    def _counted(self, variable: str, value: int) -> None:
+        """auto: ``value`` was read off our counter. Until the peer has ACKed a number of it
+        (a length) or shown where the handshake put it, that counter's start is only our
+        working rule: a gap other than the peer's own may add up to the same number (a
+        handshake ACK x+3 and a FIN gap of 0 look like x+1 and 2), so it is assumed."""
+        adapt = self.wire.adapt
+        assert adapt is not None
+        if self.snd.lengths or adapt.known("handshake_ack_offset"):
+            self.wire.observe(variable, value)
+        elif adapt.assume({variable: value}, "counted from an assumed start"):
+            self.wire.adapted()
 
     def _last_ack_variant(self, seq: int) -> int | None:
         """The offset from y by which ``seq`` is the closer's last segment."""

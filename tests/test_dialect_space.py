@@ -120,6 +120,15 @@ REGRESSIONS: list[tuple[dict[str, object], str, list[bytes], list[Fault]]] = [
         [b"", b"", b""],
         [Fault(), Fault(), Fault(DROP)],
     ),
+    # found by the soak profile: no message, so our counter's start was only the working
+    # handshake rule (x+1 where the peer counts from x+3); the FIN copy two past it that the
+    # peer answered was reported as a FIN gap of 2 seen, where the peer's gap is 0
+    (
+        {"synack_seq": "own", "handshake_ack_offset": 3, "close_answer_offset": 2},
+        "auto-client",
+        [],
+        [],
+    ),
 ]
 
 
