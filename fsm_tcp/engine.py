@@ -129,6 +129,7 @@ class Connection:
         # where other rules put it
         self._logged = 0
         self._syn_sends = 0
+        self._helps = 0  # auto client: handshake ACK copies sent to the listener
         self._synack_refusals = D.Refusals()
         self._synack_at = 0.0
         self._fin_repeats = 0
@@ -724,6 +725,7 @@ class Connection:
     def _help_handshake(self) -> None:
         """Send the handshake ACK to the listener too (what one recorded client does)."""
         self.wire.helped = True
+        self._helps += 1
         ack = self.wire.ctl(b"0|||1|||0", self._isn + self.wire.dialect.handshake_ack_offset)
         self.outbox.emit_to(ack, self._listener_addr)
 
@@ -909,6 +911,10 @@ class Connection:
         self._synack_at = self.timer.now
         refused.sent()
         if not refused.standing():
+            return
+        if self._helps == 1:
+            # the one copy sent to the listener so far may be lost: a server awaiting it
+            # there (a recorded dialect) gets another before its rule is given up
             return
         what = f"peer re-sends SYN-ACK seq={self._synack_seq} to ACK seq={self.num.seq}"
         if not adapt.try_next("handshake", what):

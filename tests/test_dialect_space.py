@@ -129,6 +129,15 @@ REGRESSIONS: list[tuple[dict[str, object], str, list[bytes], list[Fault]]] = [
         [],
         [],
     ),
+    # found by the soak profile: a server awaiting the handshake ACK on its listener at x+2
+    # (as a recorded dialect does); the first copy sent there was lost and auto gave up
+    # that rule at the next SYN-ACK: it now sends a second copy first
+    (
+        {"handshake_ack_to": "listener"},
+        "auto-client",
+        [b""],
+        [Fault(), Fault(), Fault(), Fault(), Fault(), Fault(), Fault(DROP)],
+    ),
 ]
 
 
