@@ -328,4 +328,7 @@ def run_lifecycle(
     if out.server is not None:
         out.server_error = out.server.error
         out.server_closed = out.server.is_closed
+        extra = out.server.next_message_length()
+        if out.complete and extra is not None:  # the reader stops at the last one sent
+            out.violations.append(f"a message nobody sent ({extra} bytes) was delivered")
     return out

@@ -241,3 +241,20 @@ def test_a_running_server_survives_garbage_and_a_syn_flood() -> None:
         await server.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 120))
+
+
+def test_the_simulator_reports_a_message_nobody_sent() -> None:
+    """Its reader stops at the last message sent, so a message beyond them is checked apart:
+    a length spoofed from the client's own address, at the number the client's FIN will
+    take (the course-compatible mode takes what comes from the peer at the right number)."""
+    sent = [b"a"]
+    first = run_lifecycle(sent, config=CFG, record=True)
+    assert first.complete and first.violations == [] and first.net is not None
+    syn = next(r for r in first.net.log if r["data"].startswith(b"1|||0|||0|||"))
+    x = int(syn["data"].split(b"|||")[3])
+    # x+2: the length "1", x+3: the byte, x+4: where a next length (or the FIN) goes;
+    # in between the byte (arrives at 5 ms, 1 ms a hop) and the FIN (7 ms)
+    spoof = [(0.0055, CLIENT_ADDR, FIRST_CONNECTION, b"0|||0|||0|||%d|||0" % (x + 4))]
+    out = run_lifecycle(sent, config=CFG, noise=spoof)
+    assert out.complete
+    assert out.violations == ["a message nobody sent (0 bytes) was delivered"]
