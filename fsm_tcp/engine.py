@@ -1171,7 +1171,7 @@ class Connection:
                 self._counted("fin_seq_gap", ys[0] - self.num.seq)
         if adapt is not None and variants:
             variant = variants[0]
-            if len(variants) == 1:
+            if len(variants) == 1 and not self._read_otherwise(self._seg.seq, variant):
                 self.wire.observe("close_base", variant[0])
                 self.wire.observe("close_answer_offset", variant[1])
             elif adapt.assume(
@@ -1184,6 +1184,16 @@ class Connection:
             last = LAST_AFTER.get(variant, variant[1] + 1)
             if adapt.assume({"last_ack_offset": last}, f"the answer to FIN was {variant}"):
                 self.wire.adapted()
+
+    def _read_otherwise(self, seq: int, variant: tuple[str, int]) -> bool:
+        """auto: an answer read in the peer's own numbering is also an answer to one of our
+        FIN copies at an offset of the space. ``_close_answers`` leaves the latter out for
+        a plain ACK until the shape is known, so the own reading may be a coincidence (its
+        SYN-ACK's number plus one landing on our FIN's): then it is only assumed."""
+        if variant[0] != "own":
+            return False
+        fins = (self._fin_seq, *self._fin_others)
+        return any(y + k == seq for k in D.SPACE["close_answer_offset"] for y in fins)
 
     def _counted(self, variable: str, value: int) -> None:
         """auto: ``value`` was read off our counter. Until the peer has ACKed a number of it
