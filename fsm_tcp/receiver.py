@@ -45,6 +45,7 @@ class Receiver(Part):
         "head",
         "head_seq",
         "held",
+        "last_chunk",
         "len_acks",
         "len_rot",
         "len_seg",
@@ -78,6 +79,9 @@ class Receiver(Part):
         self.len_rot: D.Rotation | None = None
         self.ack_rot: D.Rotation | None = None
         self.first_chunk = (-1, b"")
+        #: The last message's last chunk: where data is numbered by its end, a copy of it
+        #: comes at the number the next length takes (and may be digits)
+        self.last_chunk = (-1, b"")
         self.first_base = -1
         #: auto: a segment only another rule places, and the arrival it came in (see
         #: _seen_twice)
@@ -285,10 +289,10 @@ class Receiver(Part):
         gap = seg.seq - base
         adapt = self.wire.adapt
         if gap == self.wire.dialect.length_seq_gap:
+            if not seg.data.isdigit() or (seg.seq, seg.data) in (self.first_chunk, self.last_chunk):
+                return False  # a repeat of a chunk, not a length
             if adapt is None:
                 return True
-            if not seg.data.isdigit() or (seg.seq, seg.data) == self.first_chunk:
-                return False  # auto: a repeat of the last chunk, not a length
             self.confirm_data_ack()
             self.wire.observe_counted("length_seq_gap", gap)
             return True
@@ -565,6 +569,7 @@ class Receiver(Part):
         self.buf += seg.data
         self._accept_chunk(start, n)
         if self.remaining == 0:
+            self.last_chunk = (seg.seq, seg.data)
             self.fire("rx_last_chunk")
         elif self.wire.fast_ok and not self.held and self.owner.tx == M.TX_IDLE:
             # the first chunk of a message comes this way (auto sees its numbering): the

@@ -452,3 +452,26 @@ def test_windowed_sends_in_drawn_dialects_are_byte_exact_under_faults(
     # under drops and duplicates can end undelivered; see the report of issue 17)
     if role == "fixed" or not any(f.kind in ("drop", "duplicate") for f in schedule):
         assert out.received == sent
+
+
+@pytest.mark.parametrize(
+    ("sent", "schedule"),
+    [
+        # a duplicate of the last chunk "0", numbered by its end, came where the next
+        # length goes and was taken for an empty message nobody sent
+        pytest.param([b"\x00", b"0"], [Fault()] * 8 + [Fault(DUPLICATE)], id="duplicate"),
+        # its ACK lost, the last chunk came again where the next length goes: taken for a
+        # length (not digits: dropped unanswered), so the sender waited for ever
+        pytest.param([b"\x00", b""], [Fault()] * 6 + [Fault(DROP)], id="lost-ack"),
+    ],
+)
+def test_a_repeat_of_a_chunk_numbered_by_its_end_is_no_next_length(
+    sent: list[bytes], schedule: list[Fault]
+) -> None:
+    """Found by the soak profile of the windowed property, both ends in a fixed dialect
+    that numbers data by its end (as a recorded one does): the copy of a message's last
+    chunk carries the number of the next message's length."""
+    fixed = Config(dialect=D.Dialect(name="drawn", data_seq="end"), **TIMERS)  # type: ignore[arg-type]
+    out = run_lifecycle(sent, schedule, config=fixed, server_config=fixed, mode="selective_repeat")
+    check_safety(out, sent)
+    assert out.received == sent and out.client_error is None and out.server_error is None
