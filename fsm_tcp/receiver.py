@@ -343,13 +343,17 @@ class Receiver(Part):
         # the first chunk of a message: the sender goes on from whichever of our length
         # ACKs it took (or from its own count, as one recorded sender does), numbered by
         # some rule of the space
+        if adapt.known("data_seq", "data_seq_gap", "length_ack"):
+            return None  # a known numbering puts it nowhere else: a chunk further on
         s, digits = self.len_seg[0], len(self.len_seg[1])
         # the ACK it has now first, then the others we sent, then its own count
         bases = [self.num.seq, *sorted(self.len_acks - {self.num.seq}), s + digits]
         for base in dict.fromkeys(bases):
             for numbering, gap in D.first_chunk_rules(seg.seq, n, base):
-                if adapt.known("data_seq_gap") and gap != d.data_seq_gap:
-                    continue
+                if (adapt.known("data_seq_gap") and gap != d.data_seq_gap) or (
+                    adapt.known("data_seq") and numbering != d.data_seq
+                ):
+                    continue  # a rule the sender has shown it does not use
                 if not self._seen_twice(seg):
                     return None  # taken when it comes again
                 self._numbering_shown(seg, base, numbering, gap)

@@ -3,12 +3,15 @@ hypothesis ever found failing (each kept here, named, forever)."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
 from fsm_tcp import machines as M
 from fsm_tcp import scenarios
+from fsm_tcp.engine import Config
+from fsm_tcp.listener import Listener
 from fsm_tcp.sim import Outcome, run_lifecycle
 
 CFG = scenarios.CONFIG
@@ -113,3 +116,32 @@ def test_found_soak_working_ack_of_a_first_chunk_comes_back_between_other_rules(
     assert any(e["data"] in dropped and e["fault"] == "deliver" for e in out.net.log)
     # ... and the conversation went on in PROTOCOL.md's numbering, nothing else adopted
     assert out.server is not None and not out.server.dialect_findings
+
+
+def test_found_soak_a_chunk_ahead_of_a_refused_first_chunk_is_held_not_taken_first() -> None:
+    """Found by the 1 GiB stream through the fault proxy (fsm_tcp at both ends, selective
+    repeat): the first chunk of a message came while the receive buffer was full and was
+    refused; the application then read, and the second chunk came twice. auto took its
+    second copy for the first chunk of a sender numbering data by its end (a rule the
+    sender had shown it does not use), so the message lost its first chunk and the stream
+    stalled a few messages later on a length taken for data. It is held (SACKed) now."""
+    peer = ("client", 5000)
+    lst = Listener(Config(receive_buffer=10, mss=5), rng=random.Random(0))
+    conn = lst.receive_datagram(b"1|||0|||0|||40|||", peer, 0.0)
+    assert conn is not None
+    conn.receive_datagram(b"0|||1|||0|||42|||", peer, 0.1)
+
+    def data(seq: int, payload: bytes, now: float) -> list[bytes]:
+        conn.receive_datagram(b"0|||0|||0|||%d|||%s" % (seq, payload), peer, now)
+        return [d for d, _addr in conn.datagrams_to_send()]
+
+    data(42, b"10", 0.1)
+    data(44, b"vwxyz", 0.2)
+    data(49, b"VWXYZ", 0.3)  # the sender's numbering is shown: bytes from the start
+    data(54, b"10", 0.4)
+    assert data(56, b"abcde", 0.5) == [b"0|||1|||0|||56|||"]  # 10 unread: refused
+    assert conn.receive(100) == b"vwxyzVWXYZ"
+    for now in (0.6, 0.9):
+        assert data(61, b"fghij", now) == [b"0|||1|||0|||56|||61-66"]  # held, still 56
+    assert data(56, b"abcde", 1.0) == [b"0|||1|||0|||66|||"]
+    assert conn.receive(100) == b"abcdefghij"
