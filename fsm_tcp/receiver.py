@@ -482,7 +482,9 @@ class Receiver(Part):
                 self.reack_stale()  # same stage on both sides: bookkeeping, no trigger
             else:
                 self.fire("rx_duplicate")  # desync (b): declared
-        elif self._may_hold(seg):
+        elif seg.seq > num.rcv_nxt and self._may_hold(seg):
+            # (only ahead: one at rcv_nxt that in-order processing refused is no hole's
+            # filler, and held there it would be taken again, and refused, for ever)
             self._hold(seg)
         else:
             stats.out_of_window += 1  # PROTOCOL.md 3: dropped, and re-ACKed

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fsm_tcp import dialects as D
 from fsm_tcp import machines as M
 from fsm_tcp import scenarios
 from fsm_tcp.engine import Config
@@ -145,3 +146,26 @@ def test_found_soak_a_chunk_ahead_of_a_refused_first_chunk_is_held_not_taken_fir
         assert data(61, b"fghij", now) == [b"0|||1|||0|||56|||61-66"]  # held, still 56
     assert data(56, b"abcde", 1.0) == [b"0|||1|||0|||66|||"]
     assert conn.receive(100) == b"abcdefghij"
+
+
+def test_found_a_segment_refused_at_the_next_number_is_answered_not_held() -> None:
+    """Found by the full suite taking 120 s on an xfail: where the next length goes came a
+    chunk (not digits), refused as a length; it was held for selective repeat at the very
+    number in-order processing had just refused it at, and the drain took it, refused and
+    held it again, for ever. A fixed (canonical) dialect, so no learning is involved."""
+    peer = ("client", 5000)
+    canonical = D.Dialect(name="canonical, fixed")
+    lst = Listener(Config(dialect=canonical), rng=random.Random(0))
+    conn = lst.receive_datagram(b"1|||0|||0|||40|||", peer, 0.0)
+    assert conn is not None
+    conn.receive_datagram(b"0|||1|||0|||42|||", peer, 0.1)
+    conn.datagrams_to_send()  # the SYN-ACK
+    conn.receive_datagram(b"0|||0|||0|||42|||1", peer, 0.2)
+    conn.receive_datagram(b"0|||0|||0|||43|||x", peer, 0.3)
+    assert [d for d, _addr in conn.datagrams_to_send()] == [
+        b"0|||1|||0|||43|||",
+        b"0|||1|||0|||44|||",
+    ]
+    conn.receive_datagram(b"0|||0|||0|||44|||y", peer, 0.4)  # no length: refused, re-ACKed
+    assert [d for d, _addr in conn.datagrams_to_send()] == [b"0|||1|||0|||44|||"]
+    assert conn.receive(10) == b"x" and conn.next_message_length() is None
