@@ -185,7 +185,12 @@ def test_safety_against_drawn_dialects_under_any_schedule(
     check_safety(lifecycle(dialect, role, sent, schedule, sizes), sent)
 
 
-@pytest.mark.xfail(strict=True, reason="known: a listener server at x+1 takes a stale length")
+# raises=AssertionError: a hang (the suite's timeout) or a crash is not the known failure
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known: a listener server at x+1 takes a stale length",
+)
 def test_a_listener_server_numbering_the_handshake_otherwise_is_beyond_auto() -> None:
     """Kept to show the limit: the length sent under the first handshake rule is replayed
     to the server after the rule that fits, and taken as the message's first byte."""
@@ -477,7 +482,11 @@ def test_a_repeat_of_a_chunk_numbered_by_its_end_is_no_next_length(
     assert out.received == sent and out.client_error is None and out.server_error is None
 
 
-@pytest.mark.xfail(strict=True, reason="known: lost ACKs of a first chunk look like refusals")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known: lost ACKs of a first chunk look like refusals",
+)
 def test_five_losses_around_a_first_chunk_leave_fsm_tcp_against_itself_whole() -> None:
     """Found by the soak profile (fsm_tcp against itself, Go-Back-N): the first three ACKs
     of the first chunk and then two of its copies are lost; auto's receiver takes the
