@@ -1168,7 +1168,10 @@ class Connection:
             combined = self._seg.fin and self._seg.ack  # one FIN+ACK: no shape to guess
             if combined and len(ys) == 1 and all(a[0] == "fin" for a in answers):
                 self._fin_seq = ys[0]
-                self._counted("fin_seq_gap", ys[0] - self.num.seq)
+                # a gap other than the peer's may add up to the same number (a handshake
+                # ACK x+3 and a FIN gap of 0 look like x+1 and 2) until it ACKed a length
+                gap = ys[0] - self.num.seq
+                self.wire.observe_counted("fin_seq_gap", gap, shared=self.snd.lengths > 0)
         if adapt is not None and variants:
             variant = variants[0]
             if len(variants) == 1 and not self._read_otherwise(self._seg.seq, variant):
@@ -1194,18 +1197,6 @@ class Connection:
             return False
         fins = (self._fin_seq, *self._fin_others)
         return any(y + k == seq for k in D.SPACE["close_answer_offset"] for y in fins)
-
-    def _counted(self, variable: str, value: int) -> None:
-        """auto: ``value`` was read off our counter. Until the peer has ACKed a number of it
-        (a length) or shown where the handshake put it, that counter's start is only our
-        working rule: a gap other than the peer's own may add up to the same number (a
-        handshake ACK x+3 and a FIN gap of 0 look like x+1 and 2), so it is assumed."""
-        adapt = self.wire.adapt
-        assert adapt is not None
-        if self.snd.lengths or adapt.known("handshake_ack_offset"):
-            self.wire.observe(variable, value)
-        elif adapt.assume({variable: value}, "counted from an assumed start"):
-            self.wire.adapted()
 
     def _last_ack_variant(self, seq: int) -> int | None:
         """The offset from y by which ``seq`` is the closer's last segment."""

@@ -213,13 +213,17 @@ class Wire:
         if adapt is not None and adapt.observe(variable, value, self.evidence):
             self.adapted()
 
-    def observe_counted(self, variable: str, value: Any) -> None:
-        """auto: ``value`` was read off the shared counter. A server that took data for
-        the handshake ACK only assumed where the counter starts: then so is this."""
+    def observe_counted(self, variable: str, value: Any, shared: bool | None = None) -> None:
+        """auto: ``value`` was read off the shared counter. Where it starts is only assumed
+        until the handshake ACK's number is known, or ``shared`` says the peer has shown
+        it counts from the same start (default: a client's counter is its own). A server
+        that took data for the handshake ACK only assumed that start, and a client whose
+        handshake rule is only its working one (no length of it ACKed yet) too: then so
+        is this."""
         adapt = self.adapt
         if adapt is None:
             return
-        if self.client or adapt.known("handshake_ack_offset"):
+        if (self.client if shared is None else shared) or adapt.known("handshake_ack_offset"):
             self.observe(variable, value)
         elif adapt.assume({variable: value}, "counted from an assumed start"):
             self.adapted()
