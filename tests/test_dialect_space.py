@@ -320,19 +320,25 @@ def test_client_gives_up_when_every_length_rule_is_refused() -> None:
     assert ended < 20.0
 
 
-def test_server_gives_up_on_a_first_chunk_no_rule_places() -> None:
-    x = 10
+def client_sending_16(x: int, answer: ScriptedPeer) -> Callable[[Segment | None], list[bytes]]:
+    """A scripted client: its SYN at ``x``; to the SYN-ACK, the handshake ACK and the length
+    of a 16-byte message (PROTOCOL.md's numbers); to anything else, ``answer``."""
 
     def peer(seg: Segment | None) -> list[bytes]:
         if seg is None:
             return [b"1|||0|||0|||%d|||" % x]
         if seg.syn:
             return [b"0|||1|||0|||%d|||" % (x + 2), b"0|||0|||0|||%d|||16" % (x + 2)]
-        if seg.ack and seg.seq == x + 4:  # the length is ACKed: the chunk, 9 too far
-            return [b"0|||0|||0|||%d|||" % (x + 4 + 9) + b"a" * 16]
-        return [b"0|||0|||0|||%d|||" % (x + 4 + 9) + b"a" * 16] if seg.ack else []
+        return answer(seg)
 
-    conn, ended = run_auto_server(peer)
+    return peer
+
+
+def test_server_gives_up_on_a_first_chunk_no_rule_places() -> None:
+    x = 10
+    # whatever is ACKed (first the length, at x+4), the chunk comes 9 too far
+    chunk = b"0|||0|||0|||%d|||" % (x + 4 + 9) + b"a" * 16
+    conn, ended = run_auto_server(client_sending_16(x, lambda seg: [chunk] if seg.ack else []))
     line = diagnosis(conn)
     assert line == (
         f"peer sends DATA seq={x + 13} (16 bytes) after our ACK {x + 4}; "
@@ -343,15 +349,8 @@ def test_server_gives_up_on_a_first_chunk_no_rule_places() -> None:
 
 def test_server_gives_up_when_the_length_comes_again_whatever_it_acks() -> None:
     x = 10
-
-    def peer(seg: Segment | None) -> list[bytes]:
-        if seg is None:
-            return [b"1|||0|||0|||%d|||" % x]
-        if seg.syn:
-            return [b"0|||1|||0|||%d|||" % (x + 2), b"0|||0|||0|||%d|||16" % (x + 2)]
-        return [b"0|||0|||0|||%d|||16" % (x + 2)] if seg.ack else []
-
-    conn, ended = run_auto_server(peer)
+    length = b"0|||0|||0|||%d|||16" % (x + 2)
+    conn, ended = run_auto_server(client_sending_16(x, lambda seg: [length] if seg.ack else []))
     line = diagnosis(conn)
     assert re.fullmatch(
         rf'peer repeats LENGTH seq={x + 2} \("16"\) whatever we ACK; '
