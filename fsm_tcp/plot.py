@@ -532,10 +532,9 @@ def _state_style(state: str) -> tuple[str, str]:
 
 def _draw_whole(ax: Any, bins: Bins, zoom: tuple[float, float]) -> None:
     """cwnd's range and mean per bin, the mean ssthresh, and where the zoom is."""
-    nan = float("nan")
     xs = bins.edges  # each bin's value from its left edge, repeated at the right end
-    low = _stepped([nan if v is None else v for v in bins.cwnd_min])
-    high = _stepped([nan if v is None else v for v in bins.cwnd_max])
+    low = _stepped(bins.cwnd_min)
+    high = _stepped(bins.cwnd_max)
     ax.fill_between(
         xs,
         low,
@@ -548,7 +547,7 @@ def _draw_whole(ax: Any, bins: Bins, zoom: tuple[float, float]) -> None:
     )
     ax.step(
         xs,
-        _stepped([nan if v is None else v for v in bins.cwnd_mean]),
+        _stepped(bins.cwnd_mean),
         where="post",
         color="#1f4e9c",
         lw=1.6,
@@ -557,7 +556,7 @@ def _draw_whole(ax: Any, bins: Bins, zoom: tuple[float, float]) -> None:
     )
     ax.step(
         xs,
-        _stepped([nan if v is None else v for v in bins.ssthresh_mean]),
+        _stepped(bins.ssthresh_mean),
         where="post",
         color="#b35900",
         ls="--",
@@ -636,9 +635,11 @@ def _draw_rates(ax: Any, bins: Bins, data: CwndSeries) -> None:
     ax.legend(loc="upper right", fontsize="small", ncols=2)
 
 
-def _stepped(values: list[float]) -> list[float]:
-    """Per-bin values for a step drawn over the edges: the last bin's value again at the end."""
-    return [*values, values[-1]]
+def _stepped(values: Sequence[float | None]) -> list[float]:
+    """Per-bin values for a step drawn over the edges: the last bin's value again at the end;
+    an empty bin (None) is a gap (NaN)."""
+    drawn = [float("nan") if v is None else v for v in values]
+    return [*drawn, drawn[-1]]
 
 
 def _time_axis(ax: Any, span: float) -> None:
