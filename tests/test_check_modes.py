@@ -288,6 +288,16 @@ def test_a_fixed_dialect_takes_what_was_shown_and_inferences_only_on_request() -
     )
 
 
+def test_an_own_isn_server_landing_on_an_offset_by_chance_is_no_offset_finding() -> None:
+    """CI's failure of 2026-12-05: one scenario's own ISN fell on x+0; the other runs showed
+    the server's own number, which explains any SYN-ACK number."""
+    own = D.Finding("synack_seq", "own", "client", "b'1|||1|||0|||57|||'")
+    chance = D.Finding("synack_offset", 0, 1, "b'1|||1|||0|||42|||'")
+    assert [d.variable for d in deviations([chance, own])] == ["synack_seq"]
+    assert fixed_dialect([chance, own]).synack_offset == 1
+    assert [d.variable for d in deviations([chance])] == ["synack_offset"]  # alone: shown
+
+
 @pytest.mark.timeout(60)
 def test_the_time_budget_leaves_the_rest_not_run() -> None:
     program = module_program(SERVER, MUTANTS / "no_reack_last.py", "SocketTCP")
