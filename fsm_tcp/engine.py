@@ -132,6 +132,7 @@ class Connection:
         self._helps = 0  # auto client: handshake ACK copies sent to the listener
         self._synack_refusals = D.Refusals()
         self._synack_at = 0.0
+        self._quiet = False  # auto client: silent after a new handshake rule (see _try_handshake)
         self._fin_repeats = 0
         self._fin_others: list[int] = []
         # The parts hold their owner weakly: a connection dropped (an evicted half-open one,
@@ -346,6 +347,9 @@ class Connection:
         timer.now = now
         self.outbox.express = None
         timer.deadline = None
+        if self._quiet:
+            self._end_quiet()
+            return
         timer.retries += 1
         if self.life == M.ESTABLISHED:
             if self.snd.tx == M.TX_IDLE:
@@ -894,6 +898,8 @@ class Connection:
         """The SYN-ACK came again: our handshake ACK did not arrive where it is awaited."""
         if self._unanswered_since_handshake():
             self._try_handshake()
+        if self._quiet:
+            return  # see _try_handshake
         self._send_handshake_ack()
         if self._unanswered_since_handshake():  # each time: the last copy may be lost
             self._help_handshake()  # auto: maybe it awaits the ACK on the listener
@@ -921,11 +927,30 @@ class Connection:
             return  # every rule tried: the data's own retry bound ends it
         self.wire.adapted()
         self._synack_refusals.next_rule()
+        # Quiet time (RFC 793 3.3, scaled to the connection): copies sent under the old
+        # rule may still be on their way, and the new rule can give one of their numbers a
+        # meaning (a length at x+2 is the next length after "0" at x+1). Nothing goes out
+        # under the new rule until one RTO has let them arrive, while the server, not yet
+        # connected, drops them.
+        self._quiet = True
+        self.timer.deadline = self.timer.now + self.rto.rto
+
+    def _end_quiet(self) -> None:
+        """The quiet time after a new handshake rule is over: the handshake ACK, and what
+        was in flight, where the new rule puts them."""
+        self._quiet = False
         self.num.seq = self.num.rcv_nxt = self._isn + self.wire.dialect.handshake_ack_offset
-        self.snd.renumber()
+        self._send_handshake_ack()
+        if self._helps:
+            self._help_handshake()
+        self.timer.retries = 0  # a new question: what is in flight gets its full retries
         if self.life == M.FIN_WAIT_1:  # an empty conversation: the FIN moves too
             self._fin_seq = self.wire.dialect.fin_seq_for(self.num.seq)
-        self.timer.retries = 0  # a new question: what is in flight gets its full retries
+            self._fire("timeout")
+        else:
+            self.snd.renumber()
+            if self.timer.deadline is None and self.snd.tx != M.TX_IDLE:
+                self.timer.arm()  # more in flight than a length: the timer resends it
 
     def _send_handshake_ack(self) -> None:
         ack = self.wire.ctl(b"0|||1|||0", self._isn + self.wire.dialect.handshake_ack_offset)
