@@ -71,6 +71,8 @@ class Sender(Part):
     __slots__ = (
         "_last_cwnd",
         "ack_wire",
+        "answer_odd",
+        "answer_stamp",
         "backlog",
         "behind",
         "board",
@@ -140,6 +142,8 @@ class Sender(Part):
         self.refused = D.Refusals()
         self.sights = D.Sightings()
         self.odd_stamp = -1  # the transmission an unexplained answer was last counted for
+        self.answer_stamp = -1  # the last transmission an explained answer came for
+        self.answer_odd = False  # an odd number of transmissions answered so
         self.cong: Congestion | None = None  # made by the first windowed message
         self.board: SackScoreboard | None = None  # Selective Repeat's view of the receiver
         # Selective Repeat after a timeout: the segments in flight then that end at or below
@@ -572,7 +576,8 @@ class Sender(Part):
         self.refused = D.Refusals()
         self.refused.restart(previous.sends, previous.answers)
         self.sights.clear()
-        self.odd_stamp = -1
+        self.odd_stamp = self.answer_stamp = -1
+        self.answer_odd = False
         self.refused.sent()
 
     def _promise_next_chunk(self) -> None:
@@ -613,12 +618,26 @@ class Sender(Part):
                 self._give_up_dialect(what, "length_ack" if length else "numbering")
             return True
         self.refused.answers += 1
+        self._answered_copy()
         if not self.sights.seen(ack, self.refused.sends):
             return True  # once could be an old copy: it must answer again so
         self._adopt_answer(rules, ack, pkt)
         self.flight[0] = (start, ack, pkt, sent_at)
         self._acked_to(ack, None)
         return True
+
+    def _answered_copy(self) -> None:
+        """The peer answered this transmission, in an arithmetic not yet ours: it is there,
+        and may be a learner trying its rules, as our own receiver does after its ACKs were
+        lost. Every second such transmission gives a retry back, so that it has room to
+        come back to our rule (bounded: twice the retries at most)."""
+        sends = self.refused.sends
+        if self.answer_stamp == sends:
+            return  # copies of one answer say it once
+        self.answer_stamp = sends
+        self.answer_odd = not self.answer_odd
+        if not self.answer_odd and self.timer.retries > 0:
+            self.timer.retries -= 1
 
     def _chunk_rules(self, pkt: bytes, ack: int) -> list[tuple[D.Numbering, int, int]]:
         """(numbering, data_ack, gap) that explain ``ack`` for the chunk in flight: placed
