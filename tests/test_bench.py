@@ -123,7 +123,10 @@ def test_a_part_without_its_figures_prints_why() -> None:
     assert lines[0].startswith("   KCP ") and lines[0].endswith(
         ": FAILED (RuntimeError: KCP moved no more within 120 s)"
     )
-    assert "   fsm_tcp selective repeat (reno, window 64): 80.0 MB/s" in lines
+    assert (
+        "   fsm_tcp selective repeat (reno, window 64): the library, one message: 80.0 MB/s"
+        in lines
+    )
     assert not [line for line in lines if "->" in line]  # no ratio without both sides
 
 
@@ -214,8 +217,13 @@ def test_kcp_part_compares_selective_repeat_with_tuned_kcp() -> None:
     assert lines[1].startswith("8. 65536 B, no loss, 1400-byte segments")
     assert any(line.startswith("   KCP ") and "windows of 1024" in line for line in lines)
     assert any(line.startswith("   KCP ") and "flushing at once" in line for line in lines)
-    assert min(results[k] for k in ("kcp_goodput", "kcp_eager_goodput", "sr_goodput")) > 0
-    assert lines[-1].startswith("   -> fsm_tcp/KCP ") and "(goal >= 1.5)" in lines[-1]
+    assert any("`fsm-tcp send` a file to `fsm-tcp serve`" in line for line in lines)
+    keys = ("kcp_goodput", "kcp_eager_goodput", "sr_goodput", "cli_goodput")
+    assert min(results[k] for k in keys) > 0
+    ratio = results["cli_goodput"] / results["kcp_goodput"]
+    assert results["ratio_to_kcp"] == pytest.approx(ratio)
+    assert lines[-1].startswith("   -> fsm_tcp/KCP (command line) ")
+    assert "(goal >= 1.5)" in lines[-1]
     assert lines[-1].endswith(f"fsm_tcp/eager KCP {results['ratio_to_kcp_eager']:.2f}")
 
 
@@ -238,7 +246,8 @@ def test_without_kcp_one_line_says_how_to_install_it(monkeypatch: pytest.MonkeyP
         "   KCP: not installed; `pip install kcp` (builds KCP's C core, so it needs a C "
         "compiler) to compare with KCP"
     ]
-    assert "sr_goodput" in results and "ratio_to_kcp" not in results
+    assert "sr_goodput" in results and "cli_goodput" in results
+    assert "ratio_to_kcp" not in results
 
 
 # ------------------------------------------------------------------ part 9: another tree

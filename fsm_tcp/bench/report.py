@@ -188,7 +188,8 @@ def kcp(s: Settings, r: Section) -> Lines:
         f"{anchor_kcp.WINDOW}"
     )
     labels = {
-        "sr": sr_label(s),
+        "cli": f"{sr_label(s)}: `fsm-tcp send` a file to `fsm-tcp serve`",
+        "sr": f"{sr_label(s)}: the library, one message",
         "kcp": f"KCP {version} (its C core; {tuned}), on its clock",
         "kcp_eager": f"KCP {version} flushing at once after each batch (like for like)",
     }
@@ -199,7 +200,12 @@ def kcp(s: Settings, r: Section) -> Lines:
             "compiler) to compare with KCP"
         )
     lines += labelled(r, {f"{k}_goodput": v for k, v in labels.items()}, mb)
-    return lines + ratio_line(r, ("ratio_to_kcp", "KCP"), ("ratio_to_kcp_eager", "eager KCP"))
+    return lines + ratio_line(
+        r,
+        ("ratio_to_kcp", "KCP (command line)"),
+        ("ratio_to_kcp_library", "KCP (library)"),
+        ("ratio_to_kcp_eager", "eager KCP"),
+    )
 
 
 def tree_heading(s: Settings) -> str:

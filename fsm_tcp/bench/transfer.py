@@ -3,8 +3,14 @@ transfer every fsm_tcp figure of the bench is timed with."""
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .peers import digest, exact
@@ -72,3 +78,41 @@ def transfer(
             client.close()
 
     return exact(receiver, (opts, loss, seed), send, message, patience=120.0)
+
+
+def through_cli(message: bytes, options: dict[str, Any], mode: str) -> float:
+    """Seconds ``fsm-tcp send`` reports (its --json summary: connect to close) for
+    ``message`` as a file, to ``fsm-tcp serve --once`` writing it to a file: both commands as
+    a user runs them, each in a process of its own. Raises RuntimeError unless the file
+    arrived byte-exact."""
+    with tempfile.TemporaryDirectory(prefix="fsm-tcp-bench-") as folder:
+        src, dst = Path(folder, "in.bin"), Path(folder, "out.bin")
+        src.write_bytes(message)
+        flags = [f"--mode={mode}"] + [f"--{k}={v}" for k, v in options.items()]
+        serve = [*_CLI, "serve", "--port", "0", "--once", "--quiet", "--output", str(dst)]
+        with subprocess.Popen(serve, stderr=subprocess.PIPE) as server:  # reads any mode
+            try:
+                port = _announced_port(server)
+                send = [*_CLI, "send", "127.0.0.1", str(port), str(src), "--json", *flags]
+                done = subprocess.run(send, capture_output=True, timeout=300, check=False)
+                if done.returncode != 0:
+                    raise RuntimeError(f"fsm-tcp send failed: {done.stderr.decode()[-200:]}")
+                server.wait(60)
+            finally:
+                if server.poll() is None:
+                    server.kill()
+        if digest(dst.read_bytes()) != digest(message):
+            raise RuntimeError("benchmark transfer through the CLI was not byte-exact")
+        return float(json.loads(done.stdout.splitlines()[-1])["seconds"])
+
+
+_CLI = (sys.executable, "-m", "fsm_tcp")
+
+
+def _announced_port(server: subprocess.Popen[bytes]) -> int:
+    assert server.stderr is not None
+    line = server.stderr.readline().decode()
+    found = re.search(r"listening on [\d.]+:(\d+)", line)
+    if not found:
+        raise RuntimeError(f"fsm-tcp serve announced no address: {line.strip()!r}")
+    return int(found.group(1))
