@@ -36,7 +36,7 @@ class Config:
     close_tries: int = 3
     max_message_size: int = 64 * 1024 * 1024
     #: Unread bytes a receiver holds before it stops accepting data (flow control).
-    receive_buffer: int = 64 * 1024
+    receive_buffer: int = 256 * 1024
     #: SocketTCP.send(..., wait=False) returns once at most this many bytes of messages are
     #: queued or not yet acknowledged whole (what a sender holds beyond the one in flight).
     send_buffer: int = 4 * 1024 * 1024

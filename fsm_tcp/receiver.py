@@ -194,7 +194,7 @@ class Receiver(Part):
         if (
             self.rx != _RX_DATA
             or not 0 < n < self.remaining  # the last chunk fires a trigger: general path
-            or (unread >= self.config.receive_buffer and unread >= self.wanted)  # full
+            or unread >= self.config.receive_buffer + self.wanted  # full
             or self.held
         ):
             return False
@@ -211,7 +211,7 @@ class Receiver(Part):
         mss = wire.mss
         if (
             self.remaining > mss
-            and (unread < self.config.receive_buffer or unread < self.wanted)
+            and unread < self.config.receive_buffer + self.wanted
             and self.pending_ack is None
         ):  # (only where wire.fast_ok: never under a tracer)
             head = self.head
@@ -498,9 +498,9 @@ class Receiver(Part):
         if not (self.config.sack and n and self.wire.canonical_numbering(receiving=True)):
             return False
         used = self.unread + sum(len(d) for d, _evidence in self.held.values())
-        # the room in-order data gets too (_on_chunk): the buffer, or what the application
-        # is waiting for, when that is more (recv_message() waits for a whole message)
-        room = max(self.config.receive_buffer, self.wanted)
+        # the room in-order data gets too (_on_chunk): what the application is waiting for
+        # (recv_message() waits for a whole message), and the buffer beyond it
+        room = self.config.receive_buffer + self.wanted
         return seg.seq + n - self.num.rcv_nxt + used <= room
 
     def _hold(self, seg: Segment) -> None:
@@ -568,7 +568,9 @@ class Receiver(Part):
         if n == 0 or n > self.remaining:
             self.stats.malformed += 1
             return
-        if self.unread >= max(self.config.receive_buffer, self.wanted):
+        # What the application waits for, and the buffer beyond it: a recv() of n bytes is
+        # done at n, while the rest of the burst that brought them is still being taken.
+        if self.unread >= self.config.receive_buffer + self.wanted:
             self.stats.window_full += 1  # flow control: re-ACK, the sender will retry
             self.ack(self.num.rcv_nxt)
             return

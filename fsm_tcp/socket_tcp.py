@@ -39,6 +39,12 @@ STREAM_MESSAGE = 4 * 1024 * 1024
 #: again), so a piece is far larger than receive_buffer: a window arriving while the last
 #: piece is written out always fits.
 STREAM_PIECE = 1024 * 1024
+#: Datagrams the pump takes in one burst before done() is asked again. A reader that was
+#: away (writing a file, say) finds its kernel buffer full: taken all at once, a few MiB
+#: of it would overflow the engine's receive buffer, which drops what it cannot hold, and
+#: the sender resends it. In bursts the application reads in between, and what waits stays
+#: in the kernel, which is flow control too.
+_BURST = 32
 
 
 class Readable(Protocol):
@@ -437,6 +443,7 @@ class SocketTCP:
             got = recv_wait(None if timer is None else timer - monotonic(), spin)
             now = monotonic()
             general = False  # a datagram took the general path: it may have queued output
+            burst = _BURST
             while got is not None:
                 data, addr = got
                 answer = conn.express_answer(data, addr)
@@ -447,7 +454,8 @@ class SocketTCP:
                     break
                 # A window arrives as a burst: take what is queued before answering, so
                 # the engine may acknowledge every second in-order segment.
-                got = take() if ready() else None
+                burst -= 1
+                got = take() if burst and ready() else None
                 conn.receive_datagram(data, addr, now, more=got is not None)
                 general = True
             if general and conn.has_output:

@@ -169,3 +169,24 @@ def test_found_a_segment_refused_at_the_next_number_is_answered_not_held() -> No
     conn.receive_datagram(b"0|||0|||0|||44|||y", peer, 0.4)  # no length: refused, re-ACKed
     assert [d for d, _addr in conn.datagrams_to_send()] == [b"0|||1|||0|||44|||"]
     assert conn.receive(10) == b"x" and conn.next_message_length() is None
+
+
+def test_found_bench_a_recv_done_mid_burst_leaves_the_rest_of_the_burst_room() -> None:
+    """Found measuring issue 18's KCP goal: `fsm-tcp serve` reads a stream in pieces
+    (recv of 1 MiB); the segment that completed a piece came in a burst, and the rest of
+    the burst met a buffer "full" at max(receive_buffer, what the reader waits for): about
+    1,200 segments refused and resent per 64 MiB on a loopback that lost none. The buffer
+    is room beyond what the reader waits for."""
+    peer = ("client", 5000)
+    lst = Listener(Config(receive_buffer=10, mss=5), rng=random.Random(0))
+    conn = lst.receive_datagram(b"1|||0|||0|||40|||", peer, 0.0)
+    assert conn is not None
+    conn.receive_datagram(b"0|||1|||0|||42|||", peer, 0.1)
+    conn.receive_datagram(b"0|||0|||0|||42|||20", peer, 0.2)
+    assert conn.receive(10) is None  # the reader waits for 10 bytes
+    for seq, payload in ((44, b"aaaaa"), (49, b"bbbbb"), (54, b"ccccc"), (59, b"ddddd")):
+        conn.receive_datagram(b"0|||0|||0|||%d|||%s" % (seq, payload), peer, 0.3, more=True)
+    conn.datagrams_to_send()
+    assert conn.stats.window_full == 0 and conn.stats.out_of_window == 0
+    assert conn.receive(10) == b"aaaaabbbbb"
+    assert conn.receive(10) == b"cccccddddd"
