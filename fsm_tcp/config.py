@@ -93,4 +93,6 @@ class Stats:
     out_of_window: int = 0
     window_full: int = 0
     rtt_samples: int = 0
+    #: timeouts the first ACK after them showed spurious (their cwnd cut undone)
+    spurious_timeouts: int = 0
     transitions: int = 0

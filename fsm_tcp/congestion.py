@@ -45,6 +45,7 @@ class Congestion:
         "_carry",
         "_dup_acks",
         "_flight",
+        "_saved",
         "algorithm",
         "cc",
         "cwnd",
@@ -73,6 +74,8 @@ class Congestion:
         self._carry = 0
         #: The FlightSize of the loss being handled (set just before a loss trigger fires).
         self._flight = mss
+        #: (cwnd, ssthresh) before the last timeout, while it may yet prove spurious.
+        self._saved: tuple[int, int | None] | None = None
 
     # ------------------------------------------------------------ what a sender calls
     def on_ack(self, new_bytes: int) -> None:
@@ -116,7 +119,23 @@ class Congestion:
         """
         self._dup_acks = 0
         self._flight = self.cwnd if flight_size is None else flight_size
+        # what undo_timeout restores (fast recovery's inflation is not kept: RFC 5681 3.2
+        # step 6 would have deflated it to ssthresh)
+        held = self.ssthresh if self.cc == M.FAST_RECOVERY else None
+        self._saved = (held or self.cwnd, self.ssthresh)
         self._fire("timeout")
+
+    def undo_timeout(self) -> bool:
+        """The last timeout was spurious: the segment it resent had arrived (the sender
+        decides: see Sender._check_spurious). cwnd and ssthresh go back to what they were,
+        as FreeBSD's "bad retransmit" recovery and RFC 4015's Eifel response do, so that
+        a receiver's stall costs no slow start. False (nothing done) unless the sender is
+        still in the slow start that timeout began."""
+        if self._saved is None or self.cc != M.SLOW_START:
+            self._saved = None
+            return False
+        self._fire("spurious_timeout")
+        return True
 
     def window_segments(self) -> int:
         """cwnd in whole segments: how many a Go-Back-N sender may have unacknowledged."""
@@ -190,6 +209,17 @@ class Congestion:
         # "This artificially 'inflates' the congestion window by the number of segments
         # (three) that have left the network and which the receiver has buffered."
         self.cwnd = self.ssthresh + DUP_THRESH * self.mss
+
+    def undoes_to_avoidance(self, _ev: Any = None) -> bool:
+        """The window a spurious timeout collapsed was past ssthresh."""
+        assert self._saved is not None  # set by on_timeout
+        cwnd, ssthresh = self._saved
+        return ssthresh is not None and cwnd >= ssthresh
+
+    def restore_window(self, _ev: Any = None) -> None:
+        assert self._saved is not None
+        self.cwnd, self.ssthresh = self._saved
+        self._saved = None
 
     def deflate_window(self, _ev: Any = None) -> None:
         """Reno, RFC 5681 3.2 step 6: on the ACK of new data, "set cwnd to ssthresh"."""

@@ -267,6 +267,12 @@ CONGESTION = Table(
         _t("timeout", SLOW_START, SLOW_START, after="collapse_window"),
         _t("timeout", CONGESTION_AVOIDANCE, SLOW_START, after="collapse_window"),
         _t("timeout", FAST_RECOVERY, SLOW_START, after="collapse_window"),
+        # A timeout shown spurious by the first ACK after it (congestion.Congestion
+        # .undo_timeout): cwnd and ssthresh as they were, and the stage that goes with them.
+        _t("spurious_timeout", SLOW_START, CONGESTION_AVOIDANCE, conditions="undoes_to_avoidance",
+           after="restore_window"),
+        _t("spurious_timeout", SLOW_START, SLOW_START, unless="undoes_to_avoidance",
+           after="restore_window"),
         # RFC 5681 3.2, the third duplicate ACK: Reno retransmits and recovers fast ...
         _t("three_dup_acks", SLOW_START, FAST_RECOVERY, conditions="is_reno",
            after="enter_fast_recovery"),

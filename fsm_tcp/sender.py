@@ -99,6 +99,7 @@ class Sender(Part):
         "refused",
         "sights",
         "snd_nxt",
+        "spurious_until",
         "tx",
         "unreached",
     )
@@ -150,6 +151,8 @@ class Sender(Part):
         # lost_to (RFC 6675's RecoveryPoint) and start at or above lost_from (its HighRxt:
         # what has been resent since) are deemed lost and wait for the window to resend them.
         self.lost_from = self.lost_to = 0
+        #: Until when an ACK of new data shows the last timeout spurious (0.0: no test).
+        self.spurious_until = 0.0
         self._last_cwnd: tuple[Any, ...] = ()
 
     # ================================================================ for the connection
@@ -284,6 +287,7 @@ class Sender(Part):
         if self.mode != STOP_AND_WAIT and cong is not None:
             cong.on_timeout(self._flight_bytes())
             self._trace_cwnd()
+            self.spurious_until = self._bad_retransmit_window()
         if self.mode == GO_BACK_N:
             for i in range(len(flight)):  # every unacknowledged segment, oldest first
                 self._resend(i)
@@ -295,6 +299,29 @@ class Sender(Part):
                 self.lost_from, self.lost_to = flight[0][1], flight[-1][1]
             self._resend(0)
         self.timer.arm()
+
+    def _bad_retransmit_window(self) -> float:
+        """FreeBSD's "bad retransmit" test (tcp_input.c, t_badrxtwin): after the first
+        timeout of a flight, an ACK of new data within half an SRTT of the retransmission
+        cannot be for it, no round trip being that short: the original arrived, and the
+        timeout was spurious (a receiver that stalled, not a loss). 0.0: no test (a
+        backed-off timeout, or no RTT measured yet)."""
+        srtt = self.timer.rto.srtt
+        if self.timer.retries != 1 or srtt is None:
+            return 0.0
+        return self.timer.now + srtt / 2
+
+    def _check_spurious(self) -> None:
+        """The first ACK of new data since a timeout: if it came too soon to be for the
+        retransmission, undo the timeout's cwnd cut and its marking of the flight as lost
+        (RFC 4015's response: nothing was lost, so nothing more is resent)."""
+        spurious = self.timer.now < self.spurious_until
+        self.spurious_until = 0.0
+        cong = self.cong
+        if spurious and cong is not None and cong.undo_timeout():
+            self.lost_from = self.lost_to
+            self.stats.spurious_timeouts += 1
+            self._trace_cwnd()
 
     def drop_all(self) -> None:
         """The connection ended: nothing queued or in flight will be sent."""
@@ -362,6 +389,8 @@ class Sender(Part):
         num, flight = self.num, self.flight
         if self.wire.adapt is not None and len(flight) == 1:
             self._answered(ack)
+        if self.spurious_until:
+            self._check_spurious()
         sent_at, covered, acked, resent = -1.0, num.seq, 0, False
         while flight and flight[0][1] <= ack:
             _start, covered, _pkt, sent_at = flight.popleft()

@@ -232,6 +232,43 @@ def test_reno_timeout_in_fast_recovery_is_slow_start() -> None:
     assert (model.cc, model.cwnd, model.dup_acks) == (M.SLOW_START, 10, 0)
 
 
+# ------------------------------------------------------------------ a spurious timeout
+def test_undoing_a_spurious_timeout_restores_cwnd_ssthresh_and_the_stage() -> None:
+    model = _in_congestion_avoidance(mss=10, cwnd_segments=4)
+    before = (model.cc, model.cwnd, model.ssthresh)
+    model.on_timeout()
+    assert model.undo_timeout()
+    assert (model.cc, model.cwnd, model.ssthresh) == before
+    assert not model.undo_timeout()  # once per timeout
+
+
+def test_undoing_a_timeout_in_the_first_slow_start_leaves_ssthresh_unset() -> None:
+    model = _grown("reno", mss=10, cwnd_segments=4)
+    assert model.ssthresh is None
+    model.on_timeout()
+    assert model.undo_timeout()
+    assert (model.cc, model.cwnd, model.ssthresh) == (M.SLOW_START, 40, None)
+
+
+def test_undoing_a_timeout_in_fast_recovery_keeps_no_inflation() -> None:
+    model = _grown("reno", mss=10, cwnd_segments=8)
+    for _ in range(4):
+        model.on_dup_ack()  # fast recovery, inflated by the fourth
+    ssthresh = model.ssthresh
+    model.on_timeout()
+    assert model.undo_timeout()
+    assert (model.cc, model.cwnd, model.ssthresh) == (M.CONGESTION_AVOIDANCE, ssthresh, ssthresh)
+
+
+def test_a_timeout_is_not_undone_once_its_slow_start_is_left() -> None:
+    model = _grown("reno", mss=10, cwnd_segments=8)
+    model.on_timeout()
+    for _ in range(3):
+        model.on_dup_ack()  # a loss after the timeout: fast recovery
+    assert not model.undo_timeout()
+    assert model.cc == M.FAST_RECOVERY
+
+
 def test_every_stage_change_is_a_declared_transition_seen_by_the_observer() -> None:
     seen: list[tuple[str, str, str]] = []
     model = _grown("reno", mss=10, cwnd_segments=4)

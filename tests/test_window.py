@@ -264,6 +264,29 @@ def test_after_a_timeout_selective_repeat_resends_the_rest_of_the_lost_flight() 
     sent = ack(conn, d + 16, deadline + 0.02)
     assert sent and all(seq >= d + 16 for seq in sent)
     assert conn.stats.retransmissions == 3
+    assert conn.stats.spurious_timeouts == 0  # the first ACK came a round trip later
+
+
+@pytest.mark.parametrize("mode", ["go_back_n", "selective_repeat"])
+def test_a_timeout_the_next_ack_shows_spurious_is_undone(mode: str) -> None:
+    """FreeBSD's bad-retransmit test, RFC 4015's response: the receiver stalled past the
+    RTO and then ACKed everything, less than half an SRTT after the retransmission, so the
+    originals arrived. cwnd and ssthresh come back, and nothing more of the flight is
+    resent as lost."""
+    conn, s = established("reno")
+    d = windowed(conn, s, mode, cwnd_segments=4)
+    cong = conn.snd.cong
+    assert cong is not None and conn.rto.srtt is not None
+    before = (cong.cc, cong.cwnd, cong.ssthresh)
+    deadline = conn.get_timer()
+    assert deadline is not None
+    conn.handle_timer(deadline)
+    resent = seqs(conn)
+    assert resent[0] == d and cong.cwnd == 4
+    sent = ack(conn, d + 16, deadline + conn.rto.srtt / 4)
+    assert conn.stats.spurious_timeouts == 1
+    assert (cong.cc, cong.ssthresh) == before[::2] and cong.cwnd >= before[1]
+    assert sent and all(seq >= d + 16 for seq in sent)  # new data only
 
 
 @pytest.mark.parametrize("cc", ["tahoe", "reno"])
