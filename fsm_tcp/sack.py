@@ -130,6 +130,10 @@ class SackScoreboard:
         off all of the SACKed bits", since the receiver may have discarded (reneged) them."""
         self._sacked = []
 
+    def has_sacks(self) -> bool:
+        """The receiver reports holding something beyond the cumulative ACK (a hole)."""
+        return bool(self._sacked)
+
     def is_delivered(self, seq: int) -> bool:
         """The byte at ``seq`` is cumulatively acknowledged or SACKed."""
         return seq < self.snd_una or any(lo <= seq < hi for lo, hi in self._sacked)

@@ -40,6 +40,9 @@ from .segment import Segment, parse_sack
 STOP_AND_WAIT = "stop_and_wait"
 GO_BACK_N = "go_back_n"
 SELECTIVE_REPEAT = "selective_repeat"
+#: Segments beyond the one a timeout resent whose ACK shows that timeout spurious, if no
+#: duplicate ACK came before it (see Sender.on_timeout).
+SPURIOUS_EVIDENCE = 8
 MODES = (STOP_AND_WAIT, GO_BACK_N, SELECTIVE_REPEAT)
 
 _MACHINE = M.build(M.SENDER)
@@ -99,6 +102,7 @@ class Sender(Part):
         "refused",
         "sights",
         "snd_nxt",
+        "spurious_past",
         "spurious_until",
         "tx",
         "unreached",
@@ -151,8 +155,10 @@ class Sender(Part):
         # lost_to (RFC 6675's RecoveryPoint) and start at or above lost_from (its HighRxt:
         # what has been resent since) are deemed lost and wait for the window to resend them.
         self.lost_from = self.lost_to = 0
-        #: Until when an ACK of new data shows the last timeout spurious (0.0: no test).
+        #: Until when an ACK of new data shows the last timeout spurious (0.0: no test),
+        #: and an ACK above which does so whenever it comes (0: no such test).
         self.spurious_until = 0.0
+        self.spurious_past = 0
         self._last_cwnd: tuple[Any, ...] = ()
 
     # ================================================================ for the connection
@@ -285,9 +291,18 @@ class Sender(Part):
         self.timer.rto.back_off()
         cong = self.cong
         if self.mode != STOP_AND_WAIT and cong is not None:
+            quiet = cong.dup_acks == 0 and not (self.board is not None and self.board.has_sacks())
             cong.on_timeout(self._flight_bytes())
             self._trace_cwnd()
             self.spurious_until = self._bad_retransmit_window()
+            # Selective repeat resends the oldest alone: an ACK past the next ones was
+            # earned by segments sent once, which a receiver that had lost the oldest
+            # would have answered with a duplicate ACK each before the timer expired, none
+            # of which came (RFC 5682's F-RTO reasons from the ACKs after a timeout too).
+            # Eight such answers all lost has odds of 3e-6 at 20% loss.
+            past = self.spurious_until and quiet and self.mode == SELECTIVE_REPEAT
+            evidence = SPURIOUS_EVIDENCE
+            self.spurious_past = flight[evidence][1] if past and len(flight) > evidence else 0
         if self.mode == GO_BACK_N:
             for i in range(len(flight)):  # every unacknowledged segment, oldest first
                 self._resend(i)
@@ -311,12 +326,14 @@ class Sender(Part):
             return 0.0
         return self.timer.now + srtt / 2
 
-    def _check_spurious(self) -> None:
+    def _check_spurious(self, ack: int) -> None:
         """The first ACK of new data since a timeout: if it came too soon to be for the
-        retransmission, undo the timeout's cwnd cut and its marking of the flight as lost
-        (RFC 4015's response: nothing was lost, so nothing more is resent)."""
-        spurious = self.timer.now < self.spurious_until
-        self.spurious_until = 0.0
+        retransmission, or covers segments beyond it that no hole was reported before,
+        undo the timeout's cwnd cut and its marking of the flight as lost (RFC 4015's
+        response: nothing was lost, so nothing more is resent)."""
+        past = self.spurious_past
+        spurious = self.timer.now < self.spurious_until or (past and ack >= past)
+        self.spurious_until, self.spurious_past = 0.0, 0
         cong = self.cong
         if spurious and cong is not None and cong.undo_timeout():
             self.lost_from = self.lost_to
@@ -390,7 +407,7 @@ class Sender(Part):
         if self.wire.adapt is not None and len(flight) == 1:
             self._answered(ack)
         if self.spurious_until:
-            self._check_spurious()
+            self._check_spurious(ack)
         sent_at, covered, acked, resent = -1.0, num.seq, 0, False
         while flight and flight[0][1] <= ack:
             _start, covered, _pkt, sent_at = flight.popleft()

@@ -150,9 +150,9 @@ def test_many_small_messages_share_round_trips() -> None:
 
 
 # ----------------------------------------------------------------- hand-driven edges
-def established(cc: str = "tahoe", mss: int = 4) -> tuple[Connection, int]:
+def established(cc: str = "tahoe", mss: int = 4, window: int = 8) -> tuple[Connection, int]:
     """A canonical client, established with seq s; timers far from the test's clock."""
-    cfg = Config(dialect="canonical", mss=mss, window=8, cc=cc, initial_rto=1.0, min_rto=1.0)  # type: ignore[arg-type]
+    cfg = Config(dialect="canonical", mss=mss, window=window, cc=cc, initial_rto=1.0, min_rto=1.0)  # type: ignore[arg-type]
     conn = Connection(cfg, rng=random.Random(1), name="client")
     conn.connect(L, 0.0)
     ((syn, _),) = conn.datagrams_to_send()
@@ -287,6 +287,34 @@ def test_a_timeout_the_next_ack_shows_spurious_is_undone(mode: str) -> None:
     assert conn.stats.spurious_timeouts == 1
     assert (cong.cc, cong.ssthresh) == before[::2] and cong.cwnd >= before[1]
     assert sent and all(seq >= d + 16 for seq in sent)  # new data only
+
+
+@pytest.mark.parametrize("hole_reported", [False, True])
+def test_an_ack_past_eight_segments_sent_once_shows_a_quiet_timeout_spurious(
+    hole_reported: bool,
+) -> None:
+    """F-RTO's reasoning: selective repeat resent the oldest segment alone; an ACK past
+    the eight after it (a full round trip late: no timing test) was earned by segments sent
+    once, and a receiver that had lost the oldest would have answered each of them with a
+    duplicate ACK before the timer expired. One duplicate ACK before it: a hole, so the
+    timeout stands and the flight stays marked lost."""
+    conn, s = established("reno", window=16)
+    d = windowed(conn, s, "selective_repeat", size=80, cwnd_segments=12)
+    assert len(conn.snd.flight) == 12
+    if hole_reported:
+        assert ack(conn, d, 0.2, format_sack([(d + 4, d + 8)])) == []
+    deadline = conn.get_timer()
+    assert deadline is not None and conn.rto.srtt is not None
+    conn.handle_timer(deadline)
+    assert seqs(conn) == [d]
+    late = deadline + 2 * conn.rto.srtt
+    sent = ack(conn, d + 4 * 9, late)  # the oldest and the eight after it
+    cong = conn.snd.cong
+    assert cong is not None
+    assert conn.stats.spurious_timeouts == (0 if hole_reported else 1)
+    assert (cong.cc == M.SLOW_START and cong.cwnd <= 3 * 4) is hole_reported
+    # a timeout that stands goes on resending the flight it found lost, oldest first
+    assert (sent[:1] == [d + 4 * 9]) is hole_reported
 
 
 @pytest.mark.parametrize("cc", ["tahoe", "reno"])
