@@ -269,6 +269,24 @@ def run_auto_server(peer: Callable[[Segment | None], list[bytes]]) -> tuple[Conn
     return conn, now
 
 
+def canonical_but_chunks(answer: Callable[[Segment], int]) -> ScriptedPeer:
+    """A server that speaks PROTOCOL.md up to the length segment, then ACKs each chunk
+    (each copy) at ``answer(chunk)``."""
+    state = {"length": True}
+
+    def peer(seg: Segment) -> list[bytes]:
+        if seg.syn:
+            return [b"1|||1|||0|||%d|||" % (seg.seq + 1)]
+        if seg.ack or seg.fin:
+            return []
+        if state["length"]:
+            state["length"] = False
+            return [b"0|||1|||0|||%d|||" % (seg.seq + len(seg.data))]
+        return [b"0|||1|||0|||%d|||" % answer(seg)]
+
+    return peer
+
+
 def diagnosis(conn: Connection) -> str:
     assert isinstance(conn.error, DialectUnknown), conn.error
     line = str(conn.error)
@@ -281,42 +299,22 @@ def test_answers_in_ever_other_arithmetic_cost_auto_at_most_twice_its_retries() 
     ever: each answer explains the chunk, none twice, so none is adopted. Answered copies
     count half a retry (room for a learning receiver whose ACKs were lost), so the sender
     ends after at most twice its retries, in a timeout."""
-    state = {"length": True, "k": 0}
     chunks: list[bytes] = []
 
-    def peer(seg: Segment) -> list[bytes]:
-        if seg.syn:
-            return [b"1|||1|||0|||%d|||" % (seg.seq + 1)]
-        if seg.ack or seg.fin:
-            return []
-        if state["length"]:
-            state["length"] = False
-            return [b"0|||1|||0|||%d|||" % (seg.seq + len(seg.data))]
+    def answer(seg: Segment) -> int:
         chunks.append(seg.data)
-        state["k"] += 1
         others = [seg.seq + 1, seg.seq + 2, seg.seq + 3, seg.seq + 17, seg.seq + 18]
-        return [b"0|||1|||0|||%d|||" % others[state["k"] % len(others)]]
+        return others[len(chunks) % len(others)]
 
-    conn, _ended = run_auto_client(peer, message(40))
+    conn, _ended = run_auto_client(canonical_but_chunks(answer), message(40))
     assert isinstance(conn.error, FsmTcpError) and "after" in str(conn.error), conn.error
     retries = AUTO.max_retries
     assert retries + 1 < len(chunks) <= 2 * retries + 2, len(chunks)
 
 
 def test_client_gives_up_on_a_chunk_ack_no_rule_explains() -> None:
-    state = {"length": True}
-
-    def peer(seg: Segment) -> list[bytes]:
-        if seg.syn:
-            return [b"1|||1|||0|||%d|||" % (seg.seq + 1)]
-        if seg.ack or seg.fin:
-            return []
-        if state["length"]:
-            state["length"] = False
-            return [b"0|||1|||0|||%d|||" % (seg.seq + len(seg.data))]
-        return [b"0|||1|||0|||%d|||" % (seg.seq + len(seg.data) + 7)]  # ACK 7 too far
-
-    conn, ended = run_auto_client(peer, message(40))
+    too_far = canonical_but_chunks(lambda seg: seg.seq + len(seg.data) + 7)  # ACK 7 too far
+    conn, ended = run_auto_client(too_far, message(40))
     line = diagnosis(conn)
     assert re.fullmatch(
         r"peer answers DATA seq=(\d+) \(16 bytes\) with ACK (\d+); "
