@@ -1189,9 +1189,12 @@ class Connection:
             seq, fins = self._seg.seq, (self._fin_seq, *self._fin_others)
             offsets = (0, 1, 2) if self._seg.fin else (1, 2)
             ys = [y for y in fins if seq - y in offsets]
-            self._fin_others = []
             combined = self._seg.fin and self._seg.ack  # one FIN+ACK: no shape to guess
             if combined and len(ys) == 1 and all(a[0] == "fin" for a in answers):
+                # the copy answered is known; until then the others stay, so that the FIN
+                # that follows a plain ACK is read against every copy (a server's own
+                # number may land on one copy's answer: then it is only assumed)
+                self._fin_others = []
                 self._fin_seq = ys[0]
                 # a gap other than the peer's may add up to the same number (a handshake
                 # ACK x+3 and a FIN gap of 0 look like x+1 and 2) until it ACKed a length

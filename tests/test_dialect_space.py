@@ -11,6 +11,7 @@ dialect whose numbering is known numbers every segment ahead, byte-exact under f
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import re
@@ -24,7 +25,7 @@ from test_dialects import AUTO, ROLES, TIMERS, auto_end, message
 
 from fsm_tcp import dialects as D
 from fsm_tcp.engine import Config, Connection
-from fsm_tcp.errors import DialectUnknown, FsmTcpError
+from fsm_tcp.errors import ConnectionTimeout, DialectUnknown, FsmTcpError
 from fsm_tcp.listener import Listener
 from fsm_tcp.segment import Segment, parse
 from fsm_tcp.sim import CLIENT_ADDR, DELAY, DROP, DUPLICATE, Fault, Outcome, run_lifecycle
@@ -76,6 +77,18 @@ def beyond_auto(dialect: D.Dialect) -> bool:
     keeps what reached its connection socket meanwhile and takes it afterwards, so the
     length auto sent under the handshake rule it tried first may be taken as data."""
     return dialect.handshake_ack_to == "listener" and dialect.handshake_ack_offset != 2
+
+
+def unreadable(dialect: D.Dialect, sent: list[bytes], mss: int = Config().mss) -> bool:
+    """The wire cannot tell a message's last chunk from the next one's length (README,
+    "What auto cannot learn"; strict xfail
+    test_a_length_that_reads_like_the_last_chunk_numbered_by_its_end): data numbered by
+    its end puts the next length at the last chunk's own number, and the bytes are the same."""
+    if dialect.data_seq != "end" or dialect.length_seq_gap != 0:
+        return False
+    return any(
+        m and m[-((len(m) - 1) % mss + 1) :] == b"%d" % len(n) for m, n in itertools.pairwise(sent)
+    )
 
 
 #: Failing draws kept as explicit regressions: (dialect values, role, messages, schedule).
@@ -155,6 +168,21 @@ REGRESSIONS: list[tuple[dict[str, object], str, list[bytes], list[Fault]]] = [
         [b"", b"\0" * 3, b"\0" * 7, b"\0" * 10],
         [],
     ),
+    # a server numbering its SYN-ACK from its own ISN (97 here) answered auto's FIN copy
+    # at 97 with ACK 98, then its own FIN at 98: the ACK dropped the other copies from
+    # view, and the FIN, read against the first copy alone, showed close_base='own'
+    (
+        {
+            "synack_seq": "own",
+            "length_seq_gap": 2,
+            "data_seq_gap": 1,
+            "data_ack": 3,
+            "close_shape": "ack,fin",
+        },
+        "auto-client",
+        [b"\0", b"\0" * 2, b"\0" * 3, b"\0" * 11],
+        [],
+    ),
 ]
 
 
@@ -166,6 +194,7 @@ def test_auto_against_dialects_drawn_from_the_space(
     role: str, dialect: D.Dialect, sent: list[bytes], schedule: list[Fault], sizes: list[int]
 ) -> None:
     assume(role == "auto-server" or not beyond_auto(dialect))
+    assume(not unreadable(dialect, sent))
     out = lifecycle(dialect, role, sent, live(dialect, schedule), sizes)
     check_safety(out, sent)
     assert out.received == sent, (out.client_error, out.server_error)
@@ -417,9 +446,30 @@ def test_fsm_tcp_against_itself_with_loss_too_reports_no_deviation(
 ) -> None:
     out = run_lifecycle(sent, schedule, config=AUTO, mode=mode)
     check_safety(out, sent)
+    whole = out.received == sent and out.client_error is None and out.server_error is None
     for conn in (out.client, out.server):
         if conn is not None:
-            assert conn.dialect_findings == [], conn.dialect_findings
+            # nothing reported, ever; and auto ends speaking PROTOCOL.md when the transfer
+            # did. (Lost ACKs look like refusals: a connection that losses end may die
+            # on another rule it was trying, an assumption, never reported.)
+            findings = (
+                conn.dialect_findings
+                if whole
+                else [f for f in conn.dialect_findings if not f.inferred]
+            )
+            assert findings == [], conn.dialect_findings
+
+
+def test_a_connection_nine_losses_end_dies_on_an_assumed_rule_and_reports_nothing() -> None:
+    """Found by the soak profile (fsm_tcp against itself): a first chunk's three ACKs and
+    then six of its copies lost; the receiver tries the other ACK rules, the sender gives
+    up. What auto was trying is an assumption (inferred), never a finding."""
+    schedule = [OK] * 10 + [LOST, OK, LOST, OK] + [LOST] * 6
+    out = run_lifecycle([b"", b"", b"\x00" * 3], schedule, config=AUTO)
+    check_safety(out, [b"", b"", b"\x00" * 3])
+    assert isinstance(out.client_error, ConnectionTimeout)
+    for conn in (out.client, out.server):
+        assert conn is not None and all(f.inferred for f in conn.dialect_findings)
 
 
 # ------------------------------------------------------------- windows in any dialect
@@ -472,6 +522,7 @@ def test_windowed_sends_in_drawn_dialects_are_byte_exact_under_faults(
     mode: str, role: str, dialect: D.Dialect, sent: list[bytes], schedule: list[Fault]
 ) -> None:
     assume(role == "fixed" or not beyond_auto(dialect))
+    assume(not unreadable(dialect, sent))
     fixed = Config(dialect=dialect, **TIMERS)  # type: ignore[arg-type]
     client = fixed if role == "fixed" else AUTO
     out = run_lifecycle(sent, live(dialect, schedule), config=client, server_config=fixed,
