@@ -55,6 +55,7 @@ class Receiver(Part):
         "pending_ack",
         "pos",
         "remaining",
+        "room",
         "rx",
         "sack",
         "wanted",
@@ -70,6 +71,9 @@ class Receiver(Part):
         self.remaining = 0  # bytes of the current message still to arrive
         self.announced = 0
         self.wanted = 0
+        #: Unread bytes held before a chunk is refused: what the application waits for
+        #: (``wanted``), and ``receive_buffer`` beyond it (kept with wanted: read per chunk).
+        self.room = self.config.receive_buffer
         self.head = NEVER  # wire prefix of the next chunk expected (never a real one)
         self.head_seq = -1
         self.first = True  # the next chunk is the first of its message
@@ -114,7 +118,7 @@ class Receiver(Part):
             self.out.express = None  # the buffer is full unless someone waits: that may change
         bounds = self.bounds
         if not self.receivable(buff_size):
-            self.wanted = min(buff_size, bounds[0]) if bounds else buff_size
+            self._want(min(buff_size, bounds[0]) if bounds else buff_size)
             self.owner.await_peer()  # the application waits: bound the wait like any other
             return None
         if not bounds:  # no message started: an error, or the end of the stream
@@ -134,19 +138,23 @@ class Receiver(Part):
             del self.buf[:pos]
             pos = 0
         self.pos = pos
-        self.wanted = 0  # a wait deadline may stay armed: handle_timer checks who waits
+        self._want(0)  # a wait deadline may stay armed: handle_timer checks who waits
         if want == bounds[0]:
             bounds.popleft()
         else:
             bounds[0] -= want
         return out
 
+    def _want(self, n: int) -> None:
+        self.wanted = n
+        self.room = self.config.receive_buffer + n
+
     def await_message(self) -> None:
         """The application waits for the next message's length (a stream between its
         messages): bound that wait as ``receive``'s, or a vanished sender is waited for
         forever."""
         if not self.bounds:
-            self.wanted = max(self.wanted, 1)
+            self._want(max(self.wanted, 1))
             self.owner.await_peer()
 
     def receivable(self, buff_size: int) -> bool:
@@ -194,7 +202,7 @@ class Receiver(Part):
         if (
             self.rx != _RX_DATA
             or not 0 < n < self.remaining  # the last chunk fires a trigger: general path
-            or unread >= self.config.receive_buffer + self.wanted  # full
+            or unread >= self.room  # full
             or self.held
         ):
             return False
@@ -210,9 +218,7 @@ class Receiver(Part):
         wire, out = self.wire, self.out
         mss = wire.mss
         if (
-            self.remaining > mss
-            and unread < self.config.receive_buffer + self.wanted
-            and self.pending_ack is None
+            self.remaining > mss and unread < self.room and self.pending_ack is None
         ):  # (only where wire.fast_ok: never under a tracer)
             head = self.head
             out.express = (head, len(head) + mss, wire.f_ack % (self.head_seq + mss), out.peer)
@@ -500,8 +506,7 @@ class Receiver(Part):
         used = self.unread + sum(len(d) for d, _evidence in self.held.values())
         # the room in-order data gets too (_on_chunk): what the application is waiting for
         # (recv_message() waits for a whole message), and the buffer beyond it
-        room = self.config.receive_buffer + self.wanted
-        return seg.seq + n - self.num.rcv_nxt + used <= room
+        return seg.seq + n - self.num.rcv_nxt + used <= self.room
 
     def _hold(self, seg: Segment) -> None:
         rcv_nxt = self.num.rcv_nxt
@@ -570,7 +575,7 @@ class Receiver(Part):
             return
         # What the application waits for, and the buffer beyond it: a recv() of n bytes is
         # done at n, while the rest of the burst that brought them is still being taken.
-        if self.unread >= self.config.receive_buffer + self.wanted:
+        if self.unread >= self.room:
             self.stats.window_full += 1  # flow control: re-ACK, the sender will retry
             self.ack(self.num.rcv_nxt)
             return

@@ -431,6 +431,7 @@ class SocketTCP:
         # (maybe the peer's) in this process, spinning would slow them more than it gains.
         spin = self.busy_poll if threading.active_count() == 1 else 0.0
         flush, send, ready, take = self._flush, self.udp.sendto, self.udp.ready, self.udp.recv_ready
+        cap = _BURST
         flush(conn)  # what the call that brought us here queued; later output is flushed
         while True:  # as soon as it is made, so nothing is pending when done() is true
             if inbox:
@@ -443,7 +444,7 @@ class SocketTCP:
             got = recv_wait(None if timer is None else timer - monotonic(), spin)
             now = monotonic()
             general = False  # a datagram took the general path: it may have queued output
-            burst = _BURST
+            burst = cap
             while got is not None:
                 data, addr = got
                 answer = conn.express_answer(data, addr)
