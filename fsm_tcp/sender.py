@@ -36,13 +36,11 @@ from .errors import ConnectionClosed, ConnectionTimeout, InvalidArgument, Malfor
 from .link import NEVER, Part, Shared
 from .sack import SackScoreboard
 from .segment import Segment, parse_sack
+from .spurious import EVIDENCE, SpuriousCheck
 
 STOP_AND_WAIT = "stop_and_wait"
 GO_BACK_N = "go_back_n"
 SELECTIVE_REPEAT = "selective_repeat"
-#: Segments beyond the one a timeout resent whose ACK shows that timeout spurious, if no
-#: duplicate ACK came before it (see Sender.on_timeout).
-SPURIOUS_EVIDENCE = 8
 MODES = (STOP_AND_WAIT, GO_BACK_N, SELECTIVE_REPEAT)
 
 _MACHINE = M.build(M.SENDER)
@@ -74,8 +72,8 @@ class Sender(Part):
     __slots__ = (
         "_last_cwnd",
         "ack_wire",
-        "answer_odd",
         "answer_stamp",
+        "answered",
         "backlog",
         "behind",
         "board",
@@ -102,8 +100,7 @@ class Sender(Part):
         "refused",
         "sights",
         "snd_nxt",
-        "spurious_past",
-        "spurious_until",
+        "spurious",
         "tx",
         "unreached",
     )
@@ -148,17 +145,14 @@ class Sender(Part):
         self.sights = D.Sightings()
         self.odd_stamp = -1  # the transmission an unexplained answer was last counted for
         self.answer_stamp = -1  # the last transmission an explained answer came for
-        self.answer_odd = False  # an odd number of transmissions answered so
+        self.answered = 0  # transmissions of the segment in flight answered so
         self.cong: Congestion | None = None  # made by the first windowed message
         self.board: SackScoreboard | None = None  # Selective Repeat's view of the receiver
         # Selective Repeat after a timeout: the segments in flight then that end at or below
         # lost_to (RFC 6675's RecoveryPoint) and start at or above lost_from (its HighRxt:
         # what has been resent since) are deemed lost and wait for the window to resend them.
         self.lost_from = self.lost_to = 0
-        #: Until when an ACK of new data shows the last timeout spurious (0.0: no test),
-        #: and an ACK above which does so whenever it comes (0: no such test).
-        self.spurious_until = 0.0
-        self.spurious_past = 0
+        self.spurious = SpuriousCheck()  # was the last timeout one? (spurious.py)
         self._last_cwnd: tuple[Any, ...] = ()
 
     # ================================================================ for the connection
@@ -294,15 +288,13 @@ class Sender(Part):
             quiet = cong.dup_acks == 0 and not (self.board is not None and self.board.has_sacks())
             cong.on_timeout(self._flight_bytes())
             self._trace_cwnd()
-            self.spurious_until = self._bad_retransmit_window()
-            # Selective repeat resends the oldest alone: an ACK past the next ones was
-            # earned by segments sent once, which a receiver that had lost the oldest
-            # would have answered with a duplicate ACK each before the timer expired, none
-            # of which came (RFC 5682's F-RTO reasons from the ACKs after a timeout too).
-            # Eight such answers all lost has odds of 3e-6 at 20% loss.
-            past = self.spurious_until and quiet and self.mode == SELECTIVE_REPEAT
-            evidence = SPURIOUS_EVIDENCE
-            self.spurious_past = flight[evidence][1] if past and len(flight) > evidence else 0
+            # selective repeat resends the oldest alone; a receiver that lost it would
+            # have answered each later segment with a duplicate ACK (see spurious.py)
+            past = quiet and self.mode == SELECTIVE_REPEAT and len(flight) > EVIDENCE
+            timer = self.timer
+            self.spurious.arm(
+                timer.now, timer.rto.srtt, timer.retries == 1, flight[EVIDENCE][1] if past else 0
+            )
         if self.mode == GO_BACK_N:
             for i in range(len(flight)):  # every unacknowledged segment, oldest first
                 self._resend(i)
@@ -315,27 +307,12 @@ class Sender(Part):
             self._resend(0)
         self.timer.arm()
 
-    def _bad_retransmit_window(self) -> float:
-        """FreeBSD's "bad retransmit" test (tcp_input.c, t_badrxtwin): after the first
-        timeout of a flight, an ACK of new data within half an SRTT of the retransmission
-        cannot be for it, no round trip being that short: the original arrived, and the
-        timeout was spurious (a receiver that stalled, not a loss). 0.0: no test (a
-        backed-off timeout, or no RTT measured yet)."""
-        srtt = self.timer.rto.srtt
-        if self.timer.retries != 1 or srtt is None:
-            return 0.0
-        return self.timer.now + srtt / 2
-
     def _check_spurious(self, ack: int) -> None:
-        """The first ACK of new data since a timeout: if it came too soon to be for the
-        retransmission, or covers segments beyond it that no hole was reported before,
-        undo the timeout's cwnd cut and its marking of the flight as lost (RFC 4015's
-        response: nothing was lost, so nothing more is resent)."""
-        past = self.spurious_past
-        spurious = self.timer.now < self.spurious_until or (past and ack >= past)
-        self.spurious_until, self.spurious_past = 0.0, 0
+        """The first ACK of new data since a timeout: if it shows the timeout spurious,
+        undo its cwnd cut and its marking of the flight as lost (RFC 4015's response:
+        nothing was lost, so nothing more is resent)."""
         cong = self.cong
-        if spurious and cong is not None and cong.undo_timeout():
+        if self.spurious.shows(self.timer.now, ack) and cong is not None and cong.undo_timeout():
             self.lost_from = self.lost_to
             self.stats.spurious_timeouts += 1
             self._trace_cwnd()
@@ -406,7 +383,7 @@ class Sender(Part):
         num, flight = self.num, self.flight
         if self.wire.adapt is not None and len(flight) == 1:
             self._answered(ack)
-        if self.spurious_until:
+        if self.spurious.armed:
             self._check_spurious(ack)
         sent_at, covered, acked, resent = -1.0, num.seq, 0, False
         while flight and flight[0][1] <= ack:
@@ -623,7 +600,7 @@ class Sender(Part):
         self.refused.restart(previous.sends, previous.answers)
         self.sights.clear()
         self.odd_stamp = self.answer_stamp = -1
-        self.answer_odd = False
+        self.answered = 0
         self.refused.sent()
 
     def _promise_next_chunk(self) -> None:
@@ -681,8 +658,8 @@ class Sender(Part):
         if self.answer_stamp == sends:
             return  # copies of one answer say it once
         self.answer_stamp = sends
-        self.answer_odd = not self.answer_odd
-        if not self.answer_odd and self.timer.retries > 0:
+        self.answered += 1
+        if self.answered % 2 == 0 and self.timer.retries > 0:
             self.timer.retries -= 1
 
     def _chunk_rules(self, pkt: bytes, ack: int) -> list[tuple[D.Numbering, int, int]]:
