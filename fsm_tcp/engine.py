@@ -134,6 +134,7 @@ class Connection:
         self._synack_at = 0.0
         self._quiet = False  # auto client: silent after a new handshake rule (see _try_handshake)
         self._fin_repeats = 0
+        self._fin_moved = False  # answerer: the closer's FIN came at a second number
         self._fin_others: list[int] = []
         # The parts hold their owner weakly: a connection dropped (an evicted half-open one,
         # say) is freed at once, not left to the cycle collector.
@@ -1064,6 +1065,8 @@ class Connection:
                 self.wire.observe("fin_filler", seg.data)
             elif self.rcv.peer_fin and seg.seq == self._fin_seq:
                 self._fin_repeated()
+            elif self.rcv.peer_fin:
+                self._fin_moved = True  # two FIN numbers: no last segment is clear now
             self._fin_seq = seg.seq
             self.rcv.peer_fin = True
         d = self.wire.dialect
@@ -1243,7 +1246,15 @@ class Connection:
     def note_last_ack(self, _ev: Any = None) -> None:
         if self.wire.tolerant:
             offset = self._last_ack_variant(self._seg.seq)
-            self.wire.observe("last_ack_offset", offset)
+            if self._fin_moved and self.wire.adapt is not None:
+                # the closer sent FINs at two numbers (it took one of our answer's FIN
+                # for a close of ours and answered it): this ACK may answer that, so the
+                # offset is only assumed
+                why = f"ACK {self._seg.seq} after FINs at two numbers"
+                if self.wire.adapt.assume({"last_ack_offset": offset}, why):
+                    self.wire.adapted()
+            else:
+                self.wire.observe("last_ack_offset", offset)
             if self._seg.fin and not self._seg.ack:
                 self.wire.observe("last_flag", "fin")
         self._finish("closed")

@@ -228,6 +228,26 @@ def test_a_listener_server_numbering_the_handshake_otherwise_is_beyond_auto() ->
     check_safety(out, [b"\x00"])
 
 
+def test_an_ack_after_a_closer_fin_at_two_numbers_is_no_last_ack_finding() -> None:
+    """Found by a 15,000-draw soak-profile run: a closer whose FIN auto's answers did not
+    satisfy took the FIN of one of them (ACK then FIN) for a close of auto's and answered
+    it, its own FIN at a second number; its ACK was then read as the last ACK at offset 0
+    and reported. After FINs at two numbers the last ACK's offset is only assumed."""
+    dialect = D.Dialect(
+        name="drawn",
+        handshake_ack_offset=0,
+        fin_seq_gap=2,
+        close_shape="ack,fin",
+        close_base="own",
+        close_answer_offset=0,
+    )
+    out = lifecycle(dialect, "auto-server", [], [Fault(DELAY, 0.002), Fault(DROP)], [1])
+    check_safety(out, [])
+    assert out.server is not None
+    for f in out.server.dialect_findings:
+        assert f.inferred or getattr(dialect, f.variable) == f.value, f
+
+
 @pytest.mark.parametrize("case", range(len(REGRESSIONS)))
 def test_regressions_found_by_the_draws(case: int) -> None:
     values, role, sent, schedule = REGRESSIONS[case]
