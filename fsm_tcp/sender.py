@@ -595,13 +595,13 @@ class Sender(Part):
         """auto, a segment alone in flight: its refusals and answers count anew."""
         if self.wire.adapt is None:
             return
-        previous = self.refused
-        self.refused = D.Refusals()
-        self.refused.restart(previous.sends, previous.answers)
-        self.sights.clear()
+        refused = self.refused  # restarted in place: this runs once per segment
+        refused.restart(refused.sends, refused.answers)
+        if self.sights.slots:
+            self.sights.clear()
         self.odd_stamp = self.answer_stamp = -1
         self.answered = 0
-        self.refused.sent()
+        refused.sent()
 
     def _promise_next_chunk(self) -> None:
         """Stop-and-wait: the ACK of the chunk just sent will be answered by the next chunk."""
