@@ -257,7 +257,8 @@ class Connection:
         stats = self.stats
         snd = self.snd
         if answered:
-            snd.settle()
+            if snd.held_acks:  # (settle()'s own test, without the call: once per segment)
+                snd.settle()
             self._take_express(data, addr)
             return
         if addr != self._peer_addr and not self._may_adopt(addr):
@@ -328,6 +329,7 @@ class Connection:
             and data.startswith(express[0])
             and addr == express[3]
         ):
+            self.outbox.matched = data
             return express[2]
         return None
 
@@ -645,17 +647,14 @@ class Connection:
     # ================================================================ per-segment paths
     def _take_express(self, data: bytes, addr: Address) -> None:
         """The datagram matched ``express`` and its answer is out: do what the fast path does,
-        without queueing the answer again. (The checks of ``express_answer`` and the fast
-        path's dispatch are written out: this runs once per segment at both ends.)"""
+        without queueing the answer again. (``express_answer`` matched this very datagram,
+        so it is not matched again; the fast path's dispatch is written out: this runs once
+        per segment at both ends.)"""
         outbox = self.outbox
         express = outbox.express
-        if (
-            express is None
-            or len(data) != express[1]
-            or not data.startswith(express[0])
-            or addr != express[3]
-        ):
+        if express is None or outbox.matched is not data:  # express_answer() matched it
             raise ProtocolViolation("answered=True for a datagram that does not match express")
+        outbox.matched = None
         outbox.answered = True
         snd = self.snd
         if data == snd.ack_wire:

@@ -95,6 +95,7 @@ class Wire:
         "byte_numbered",
         "chunk",
         "client",
+        "data_numbered",
         "dialect",
         "evidence",
         "f_ack",
@@ -158,6 +159,9 @@ class Wire:
         adapt = self.adapt
         known = adapt is None or adapt.known(*D.DATA_NUMBERING)
         self.fast_ok = d.byte_numbered and d.max_datagram is None and not self.traced and known
+        #: the chunks after a message's first are placed and ACKed as confirmed (the
+        #: sender asks once per segment)
+        self.data_numbered = known
         #: a fixed dialect that reads control segments with a buffer as long as its own
         self.reads_short = d.control_read == "own" and adapt is None
 
@@ -241,7 +245,7 @@ class Wire:
 class Outbox:
     """The datagrams a connection has to send, and its promise to drivers (``express``)."""
 
-    __slots__ = ("answered", "express", "more", "on_send", "out", "peer", "stats")
+    __slots__ = ("answered", "express", "matched", "more", "on_send", "out", "peer", "stats")
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
@@ -252,6 +256,9 @@ class Outbox:
         #: The express answer of the datagram being handled is out already (the driver sent
         #: it): the next emit is that answer, and is not queued again.
         self.answered = False
+        #: the datagram express_answer() last matched (by identity): what answered=True
+        #: may hand over
+        self.matched: bytes | None = None
         #: The driver has more datagrams queued behind this one: an in-order ACK may wait for
         #: the next one's.
         self.more = False

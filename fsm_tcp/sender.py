@@ -592,8 +592,11 @@ class Sender(Part):
         self.out.emit(pkt)
 
     def _new_question(self) -> None:
-        """auto, a segment alone in flight: its refusals and answers count anew."""
-        if self.wire.adapt is None:
+        """auto, a segment alone in flight: its refusals and answers count anew (none to
+        count for a following chunk once their numbering is confirmed: _learn_from reads
+        none of it then)."""
+        wire = self.wire
+        if wire.adapt is None or (self.element == 2 and wire.data_numbered):
             return
         refused = self.refused  # restarted in place: this runs once per segment
         refused.restart(refused.sends, refused.answers)

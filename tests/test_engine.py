@@ -423,12 +423,16 @@ def test_an_express_answer_is_not_queued_again_and_a_false_claim_is_refused() ->
     # steady state: the next full chunk is promised its ACK
     assert server.express == (b"0|||0|||0|||76|||", 33, b"0|||1|||0|||92|||", C)
     sent_before = server.stats.segments_sent
-    server.receive_datagram(b"0|||0|||0|||76|||" + b"x" * 16, C, 0.4, answered=True)
+    chunk = b"0|||0|||0|||76|||" + b"x" * 16
+    assert server.express_answer(chunk, C) == b"0|||1|||0|||92|||"  # a driver asks first
+    server.receive_datagram(chunk, C, 0.4, answered=True)
     assert wire(server) == []  # the driver has sent it
     assert server.stats.segments_sent == sent_before + 1
     assert server.express is not None and server.express[2] == b"0|||1|||0|||108|||"
+    short = b"0|||0|||0|||92|||" + b"y" * 15
+    assert server.express_answer(short, C) is None
     with pytest.raises(ProtocolViolation, match="express"):
-        server.receive_datagram(b"0|||0|||0|||92|||" + b"y" * 15, C, 0.5, answered=True)
+        server.receive_datagram(short, C, 0.5, answered=True)
     # the last chunk fires a trigger: no promise for it
     server.receive_datagram(b"0|||0|||0|||92|||" + b"y" * 16, C, 0.6)
     assert server.express is None
