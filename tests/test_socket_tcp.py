@@ -189,11 +189,14 @@ def test_course_program_across_processes_busy_polls_on_both_ends(loss: float, se
         b"Mensaje de largo 19",
         b"Mensaje de largo 19",
     ]
-    # alone in their processes with 2+ CPUs, both ends take answers while spinning
+    # alone in their processes with 2+ CPUs, the ends take answers while spinning; with
+    # the other test worker busy on the second CPU one end may catch none, so the claim is
+    # for the pair (CI once saw a server with no hit at all)
     expect_spins = default_busy_poll() > 0
-    for line in (server_spins, client_out.splitlines()[-1]):
-        assert line.startswith("spin_hits ")
-        assert (int(line.split()[1]) > 0) == expect_spins, line
+    lines = (server_spins, client_out.splitlines()[-1])
+    assert all(line.startswith("spin_hits ") for line in lines), lines
+    hits = [int(line.split()[1]) for line in lines]
+    assert (sum(hits) > 0) == expect_spins, hits
 
 
 def _udp_pair() -> tuple[SocketUDP, SocketUDP]:
